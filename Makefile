@@ -1,0 +1,29 @@
+# The two commands of the README:
+#   make compare   - set up (first time) and run the default scenario comparison
+#   make test      - set up (first time) and run the test suite
+# Setup is a local virtual environment in .venv built with Python 3.12 (see .python-version).
+
+PYTHON ?= $(shell command -v python3.12 2>/dev/null || (command -v pyenv >/dev/null && pyenv which python3.12 2>/dev/null) || echo python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup compare test bench viz clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "h2chain needs Python >= 3.12; set PYTHON=/path/to/python3.12")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[test]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+compare: $(STAMP)
+	$(BIN)/h2chain run baseline
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV)
