@@ -1,0 +1,1 @@
+"""Runners, batches, sweeps, the results store and the command line. No economics here."""
