@@ -82,7 +82,7 @@ class Bank(Agent):
         months = sme.relationship_months.get(self.key, 0)
         return sd / (1.0 + months / p.relationship_learning_months) if p.relationship_learning_months > 0 else sd
 
-    def decide(self, sme, instrument: str, package, amount_wan: float, order=None) -> Decision:
+    def decide(self, sme, instrument: str, package, amount_wan: float, orders=()) -> Decision:
         """Pure decision on one application: no state changes."""
         m = self.model
         p = m.params
@@ -92,12 +92,12 @@ class Bank(Agent):
         pd_sme = finance.pd_from_signal(signal, p.pd_base_annual, p.pd_quality_slope)
         pledged = 0.0
         if instrument == "order_financing":
-            leader = order.buyer
-            term = max(1, order.due_month - m.month) + leader.spec.payment_term_months + p.order_loan_grace_months
-            # the loan is repaid from the leader's payment: the leader's risk, plus the SME
-            # failing to deliver (a fraction of its own default risk over the term)
-            pd_term = finance.combine_pd(finance.pd_over_term(leader.spec.pd_annual, term),
-                                         0.5 * finance.pd_over_term(pd_sme, term))
+            term = self.order_loan_maturity(orders) - m.month
+            # the loan is repaid from the leaders' payments: the leaders' risk, plus the SME
+            # failing to deliver (a weighted part of its own default risk over the term)
+            leader_pd = max(o.buyer.spec.pd_annual for o in orders)
+            pd_term = finance.combine_pd(finance.pd_over_term(leader_pd, term),
+                                         p.order_delivery_risk_share * finance.pd_over_term(pd_sme, term))
             pd_annual = finance.annualise_pd(pd_term, term)
             lgd = 0.6  # a defaulting leader still pays part of its debts
         else:
@@ -137,12 +137,16 @@ class Bank(Agent):
             return Decision(False, "rate above cap", amount_wan, pd_annual, el, rate)
         return Decision(True, "approved", amount_wan, pd_annual, el, rate, insured, fund_share, pledged)
 
-    def lend(self, sme, instrument: str, package_name: str, decision: Decision, order=None) -> Loan:
+    def order_loan_maturity(self, orders) -> int:
+        """An order loan falls due a grace period after the last expected leader payment."""
+        return max(o.due_month + o.buyer.spec.payment_term_months for o in orders) + self.model.params.order_loan_grace_months
+
+    def lend(self, sme, instrument: str, package_name: str, decision: Decision, orders=()) -> Loan:
         """Write the approved loan and disburse it."""
         m = self.model
         p = m.params
         if instrument == "order_financing":
-            maturity = order.due_month + order.buyer.spec.payment_term_months + p.order_loan_grace_months
+            maturity = self.order_loan_maturity(orders)
             term = maturity - m.month
             instalment = 0.0
         else:
@@ -157,7 +161,7 @@ class Bank(Agent):
             maturity_month=maturity, subsidy_rate=subsidy,
             subsidy_until_month=m.month + p.interest_subsidy_months if subsidy > 0 else 0,
             insured_share=decision.insured_share, fund_share=decision.fund_share,
-            collateral_pledged_wan=decision.collateral_pledged_wan, outstanding_wan=decision.amount_wan, order=order)
+            collateral_pledged_wan=decision.collateral_pledged_wan, outstanding_wan=decision.amount_wan)
         loan.policy_backed = loan.fund_share > 0 or subsidy > 0 or p.bank_reward_wan_per_100m > 0 or (
             loan.insured_share > 0 and p.premium_voucher_share > 0)
         self.loans.append(loan)

@@ -58,7 +58,7 @@ class Application:
     sme: SME
     tries: list  # (bank, instrument, package name), in order
     amount_wan: float
-    order: Order | None = None
+    orders: tuple = ()  # confirmed orders an order-financing loan is lent against
 
 
 class HydrogenChainModel(Model):
@@ -292,10 +292,10 @@ class HydrogenChainModel(Model):
             return [sme.relationship_bank] + [b for b in banks if b is not sme.relationship_bank]
         return list(banks)
 
-    def submit_application(self, sme: SME, instrument: str, packages: list[str], amount_wan: float, order=None) -> None:
-        tries = [(bank, instrument, pkg) for pkg in packages for bank in self._banks_in_order(sme, pkg)][:2]
+    def submit_order_application(self, sme: SME, package: str, orders: list[Order], amount_wan: float) -> None:
+        tries = [(bank, "order_financing", package) for bank in self._banks_in_order(sme, package)][:2]
         if tries:
-            self.applications.append(Application(sme, tries, amount_wan, order))
+            self.applications.append(Application(sme, tries, amount_wan, tuple(orders)))
 
     def submit_term_application(self, sme: SME, candidates: list[tuple[str, str]], amount_wan: float) -> None:
         tries = [(bank, inst, pkg) for inst, pkg in candidates for bank in self._banks_in_order(sme, pkg)][:3]
@@ -310,13 +310,11 @@ class HydrogenChainModel(Model):
         if sme.light_asset:
             c.light_applications += 1
         for bank, instrument, package in app.tries:
-            decision = bank.decide(sme, instrument, self.params.packages[package], app.amount_wan, app.order)
+            decision = bank.decide(sme, instrument, self.params.packages[package], app.amount_wan, app.orders)
             if not decision.approve:
                 continue
-            loan = bank.lend(sme, instrument, package, decision, app.order)
-            sme.loans.append(loan)
-            if app.order is not None:
-                app.order.loan = loan
+            loan = bank.lend(sme, instrument, package, decision, app.orders)
+            sme.accept_loan(loan, app.orders)
             if loan.insured_share > 0:
                 premium = finance.guarantee_premium(loan.principal_wan, self.params.guarantee_premium_rate, loan.term_months)
                 if not self.insurer.sell_cover(sme, premium, "guarantee_premium"):
