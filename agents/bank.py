@@ -52,6 +52,10 @@ class Bank(Agent):
         self.late_recovered_wan = 0.0  # recovered by the bank after resolution
         self.npl_principal_wan = 0.0  # principal that has become non-performing (cumulative)
         self.lent_wan = 0.0
+        # the book as reported at the start of underwriting, updated as the bank lends:
+        # decisions read this instead of summing the whole book per application
+        self.book_outstanding_wan = 0.0
+        self.reported_npl_ratio = 0.0
 
     # -- books ----------------------------------------------------------------------------
     @property
@@ -70,8 +74,17 @@ class Bank(Agent):
         out = self.outstanding_wan
         return self.npl_outstanding_wan / out if out > 0 else 0.0
 
+    def open_book(self) -> None:
+        """Month-start report of the loan book, read by this month's decisions."""
+        self.book_outstanding_wan = self.outstanding_wan
+        self.reported_npl_ratio = self.npl_ratio()
+
     def over_tolerance(self) -> bool:
-        return self.npl_ratio() > self.model.params.npl_tolerance
+        """Is the bank's reported NPL ratio above the tolerated level?"""
+        return self.reported_npl_ratio > self.model.params.npl_tolerance
+
+    def capital_for_decisions_wan(self) -> float:
+        return self.model.ledger.balance(self.account) + self.book_outstanding_wan - self.funding_liability_wan
 
     # -- underwriting (decide, then apply) ---------------------------------------------------
     def signal_noise(self, sme) -> float:
@@ -128,7 +141,7 @@ class Bank(Agent):
         limit = p.npl_tolerance * self.spec.risk_appetite + reward_rate
         if el > limit:
             return Decision(False, "expected loss above tolerance", amount_wan, pd_annual, el)
-        if self.capital_wan * (1.0 - 1e-9) < p.capital_ratio_floor * (self.outstanding_wan + amount_wan):
+        if self.capital_for_decisions_wan() * (1.0 - 1e-9) < p.capital_ratio_floor * (self.book_outstanding_wan + amount_wan):
             return Decision(False, "capital", amount_wan, pd_annual, el)
         if self.model.ledger.balance(self.account) < amount_wan:
             return Decision(False, "liquidity", amount_wan, pd_annual, el)
@@ -169,6 +182,7 @@ class Bank(Agent):
             m.fund.back(loan)
         self.new_credit_year_wan += loan.principal_wan
         self.lent_wan += loan.principal_wan
+        self.book_outstanding_wan += loan.principal_wan
         m.ledger.transfer(self.account, sme.account, loan.principal_wan, "loan_disbursement")
         return loan
 

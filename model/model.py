@@ -254,6 +254,8 @@ class HydrogenChainModel(Model):
             sme.plan_finance()
 
     def underwrite(self) -> None:
+        for bank in self.banks:
+            bank.open_book()
         apps = self.applications
         self.random.shuffle(apps)
         for app in apps:
