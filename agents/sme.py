@@ -120,6 +120,7 @@ class SME(FixedAgent):
         gap = self.financing_gap()
         if gap <= p.min_loan_wan:
             return
+        m.counters.financing_gap_wan += gap
         packages = m.packages_for(self)
         order_pkg = next((name for name, pkg in packages if "order_financing" in pkg.instruments), None)
         if order_pkg is not None:

@@ -32,6 +32,8 @@ class Counters:
     month_approvals: int = 0
     month_new_lending_wan: float = 0.0
     deliveries_wan: float = 0.0  # this month
+    orders_placed_wan: float = 0.0  # this month, leaders' orders to tier-1 SMEs
+    financing_gap_wan: float = 0.0  # this month, summed over SMEs that foresee a shortfall
     npl_new_wan: float = 0.0  # this month
     applications: int = 0
     approvals: int = 0
@@ -51,6 +53,7 @@ class Counters:
         self.npl_total_wan += self.npl_new_wan
         self.month_applications = self.month_approvals = 0
         self.month_new_lending_wan = self.deliveries_wan = self.npl_new_wan = 0.0
+        self.orders_placed_wan = self.financing_gap_wan = 0.0
 
 
 @dataclass(slots=True)
@@ -171,7 +174,7 @@ class HydrogenChainModel(Model):
             for n in suppliers:
                 by_seg.setdefault(g.nodes[n]["segment"], []).append(n)
             for prod in spec.products.values():
-                spend = prod.units_in_month(1) * prod.unit_value_wan * prod.sme_share
+                spend = prod.units_in_month(1) * prod.unit_value_wan * prod.sme_share * p.plan_scale
                 total_share = sum(prod.segment_shares.values())
                 for seg, share in prod.segment_shares.items():
                     group = by_seg.get(seg) or suppliers

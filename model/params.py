@@ -198,6 +198,7 @@ class ModelParams(Scenario):
     lpr_1y: Annotated[float, Spec("market", 0.0, 0.2, "fraction/yr", "1-year loan prime rate", "O: PBOC LPR 2025-05-20")] = 0.030
     lpr_5y: Annotated[float, Spec("market", 0.0, 0.2, "fraction/yr", "5-year loan prime rate", "O: PBOC LPR 2025-05-20")] = 0.035
     bank_funding_cost: Annotated[float, Spec("market", 0.0, 0.2, "fraction/yr", "banks' cost of funding a loan", "E (1.5-2.5%)")] = 0.018
+    plan_scale: Annotated[float, Spec("market", 0.0, 1000.0, "ratio", "multiplier on every leader's deployment plan (scale it with n_smes to keep orders per SME; the plans are the leaders' real targets at 300 SMEs)", "E")] = 1.0
     external_payment_term_months: Annotated[int, Spec("market", 0, 12, "months", "payment term of buyers outside the chain", "O: NBS 2024, 67 days")] = 2
 
     # --- network -------------------------------------------------------------------
