@@ -18,10 +18,12 @@ e.g. `scenarios/foo.toml: [fund] fund_coverag: unknown key (did you mean fund_co
 from __future__ import annotations
 
 import copy
+import difflib
 import dataclasses
 import os
 import re
 import tomllib
+from functools import cache
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +39,6 @@ from model.params import (
     ParameterError,
     ProductSpec,
     check_scalar,
-    close_matches,
     to_plain,
 )
 
@@ -69,6 +70,18 @@ SPEC_CLASSES = {"leaders": LeaderSpec, "banks": BankSpec, "packages": PackageSpe
 
 class ScenarioError(ParameterError):
     """A mistake in a scenario file, an override or a scenario name (one line)."""
+
+
+def close_matches(name: str, candidates) -> str:
+    """' (did you mean x?)' naming the closest candidates (those about as close as the best)."""
+    name = str(name)
+    scored = sorted(((difflib.SequenceMatcher(None, name, c).ratio(), c) for c in map(str, candidates)), reverse=True)
+    scored = [(r, c) for r, c in scored if r >= 0.6]
+    if not scored:
+        return ""
+    best = scored[0][0]
+    found = [c for r, c in scored if r >= best - 0.05][:3]
+    return f" (did you mean {', '.join(found)}?)"
 
 
 # ---------------------------------------------------------------------------------------
@@ -194,7 +207,7 @@ def _tables() -> list[str]:
 def check_value(name: str, value: Any, where: str, key: str | None = None) -> Any:
     """Check and coerce one scalar parameter; `key` is how the message names it."""
     spec = ModelParams.specs()[name]
-    typ = ModelParams.types()[name]
+    typ = _param_types()[name]
     key = key or name
     if typ is tuple and isinstance(value, (list, tuple)):
         for item in value:
@@ -256,6 +269,12 @@ def _apply_scalar(res: Resolution, table: str, name: str, value: Any, where: str
     res.sources[name] = where
 
 
+@cache
+def _param_types() -> dict[str, type]:
+    return ModelParams.types()
+
+
+@cache
 def _field_types(cls) -> dict[str, Any]:
     return get_type_hints(cls)
 
@@ -571,6 +590,11 @@ def stress_tables(ref, *, where: str = "keyword") -> tuple[dict[str, Any], list[
 
 
 def _build(res: Resolution, fallback_where: str) -> ModelParams:
+    packages = res.structured["packages"]
+    for name in res.scalars["offered_packages"]:
+        if name not in packages:
+            raise ScenarioError("[bank] offered_packages", f"unknown package {name!r}{close_matches(name, packages)}; "
+                                f"defined: {', '.join(packages)}", res.sources.get("offered_packages", fallback_where))
     try:
         return ModelParams(**res.scalars, **copy.deepcopy(res.structured))
     except ParameterError as exc:
@@ -587,20 +611,22 @@ def _build(res: Resolution, fallback_where: str) -> ModelParams:
 
 
 def resolve(name_or_path, overrides: Mapping[str, Any] | None = None, *, where: str = "keyword",
-            stress=None) -> Resolution:
+            stress=None, name_where: str | None = None) -> Resolution:
     """Resolve a scenario: chain, then stress overlays, then overrides. Returns the
-    `Resolution` (with `.params`, `.sources`, `.chain`, `.meta`)."""
+    `Resolution` (with `.params`, `.sources`, `.chain`, `.meta`). `where` names the source of
+    the overrides in messages, `name_where` (default: `where`) that of the scenario names."""
+    name_where = name_where or where
     res = default_resolution()
     if isinstance(name_or_path, ModelParams):
         res = _from_params(name_or_path)
     elif name_or_path is not None:
-        for path, doc in _load_chain(name_or_path, where=where):
+        for path, doc in _load_chain(name_or_path, where=name_where):
             here = label(path)
             apply_file(res, doc, here)
             res.chain.append(here)
             res.meta = doc.get("meta", {})
     for ref in _as_list(stress):
-        values, files = stress_tables(ref, where=where)
+        values, files = stress_tables(ref, where=name_where)
         for name, (v, src) in values.items():
             res.scalars[name] = v
             res.sources[name] = src
