@@ -11,7 +11,10 @@ A direction that does not hold with the core as it is stays here as
 
 from __future__ import annotations
 
-from functools import cache
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 import pytest
@@ -22,27 +25,58 @@ model = pytest.importorskip("model")
 if not hasattr(model, "HydrogenChainModel"):
     pytest.skip("the simulation core is not merged yet", allow_module_level=True)
 
+pytestmark = pytest.mark.slow
+
 N_SMES = 60
 MONTHS = 36
 SEEDS = tuple(int(s.generate_state(1)[0]) for s in np.random.SeedSequence(20261122).spawn(8))
+# (scenario, stress) arms the tests compare; all are run once, in parallel, on first use.
+ARMS = (
+    ("baseline", None), ("insurance_loan", None), ("order_credit", None), ("order_insurance_credit", None),
+    ("tech_credit", None), ("risk_fund", None), ("npl_tolerance", None), ("baseline", "leader_late_payment"),
+)
 # The fund of risk_fund is sized for the baseline's n_smes; scale it with the number of SMEs
 # so that a small test economy gets the same fund per SME as the shipped scenario.
 FUND_KEYS = ("fund_endowment_wan", "fund_topup_wan_per_year")
 
 
-def fund_scaled(name: str) -> dict:
+def fund_scaled(name: str, n_smes: int) -> dict:
     p = load_scenario(name)
-    scale = N_SMES / load_scenario("baseline").n_smes
+    scale = n_smes / load_scenario("baseline").n_smes
     return {k: getattr(p, k) * scale for k in FUND_KEYS}
 
 
-@cache
-def summary(name: str, seed: int, stress: str | None = None) -> dict:
-    overrides = {"n_smes": N_SMES, **fund_scaled(name)}
-    params = load_scenario(name, overrides, stress=stress)
+def run_one(name: str, stress: str | None, seed: int, n_smes: int, months: int) -> dict:
+    params = load_scenario(name, {"n_smes": n_smes, **fund_scaled(name, n_smes)}, stress=stress)
     m = model.HydrogenChainModel(scenario=params, rng=seed)
-    m.run(MONTHS)
+    m.run(months)
     return m.summary()
+
+
+_RESULTS: dict = {}
+
+
+def summary(name: str, seed: int, stress: str | None = None) -> dict:
+    """The end-of-run summary of one arm and seed; every arm x seed is computed on the first
+    call, spread over the machine's cores (results do not depend on how they are spread)."""
+    if not _RESULTS:
+        jobs = [(n, st, sd) for n, st in ARMS for sd in SEEDS]
+        workers = min(len(jobs), os.cpu_count() or 1)
+        args = [[j[i] for j in jobs] for i in range(3)] + [[N_SMES] * len(jobs), [MONTHS] * len(jobs)]
+        out = None
+        if workers > 1:
+            try:
+                with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                    out = list(pool.map(run_one, *args))
+            except BrokenProcessPool:  # e.g. imported from a script without a __main__ guard
+                out = None
+        if out is None:
+            out = list(map(run_one, *args))
+        _RESULTS.update({job: res for job, res in zip(jobs, out)})
+    key = (name, stress, seed)
+    if key not in _RESULTS:
+        _RESULTS[key] = run_one(name, stress, seed, N_SMES, MONTHS)
+    return _RESULTS[key]
 
 
 def arm(name: str, key: str, stress: str | None = None) -> np.ndarray:
@@ -74,7 +108,20 @@ def test_packages_raise_light_asset_approval(package):
     assert mean > APPROVAL_MARGIN and mean > 2 * se, report(f"{package} - baseline", mean, se)
 
 
-@pytest.mark.parametrize("other", ["insurance_loan", "order_credit"])
+OIC_VS_INSURANCE_LOAN = (
+    "Observed with the core of fabd816 (n_smes=60, 36 months, 8 paired seeds): light-asset approval "
+    "order_insurance_credit 0.822 vs insurance_loan 0.894, paired mean difference -0.072 (s.e. 0.072). "
+    "Under order_insurance_credit SMEs apply for order financing on every confirmed order, and about half "
+    "of the light-asset underwriting decisions are rejections 'below minimum loan' (advance < "
+    "min_loan_wan), which dilute the approval rate; the package does mobilise the most credit "
+    "(184k vs 58k wan) and keeps the most SMEs alive (0.979 vs 0.965)."
+)
+
+
+@pytest.mark.parametrize("other", [
+    pytest.param("insurance_loan", marks=pytest.mark.xfail(strict=True, reason=OIC_VS_INSURANCE_LOAN)),
+    "order_credit",
+])
 def test_order_insurance_credit_raises_light_asset_approval_most(other):
     mean, se = paired(other, "order_insurance_credit", "approval_rate_light_asset")
     assert mean > 0.01 and mean > 2 * se, report(f"order_insurance_credit - {other}", mean, se)
@@ -109,6 +156,11 @@ def test_npl_tolerance_raises_credit():
     assert mean > 0.03 * base and mean > 2 * se, report("npl_tolerance - tech_credit credit_mobilised_wan", mean, se)
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "Observed with the core of fabd816 (n_smes=60, 36 months, 8 paired seeds): cumulative NPL ratio "
+    "npl_tolerance 0.013 vs tech_credit 0.033, paired mean difference -0.0195 (s.e. 0.017); bank losses "
+    "311 vs 1036 wan; defaulted SMEs 12.9 vs 16.6. The extra credit (+2,685 wan, s.e. 801) keeps "
+    "cash-short SMEs alive (defaults here are liquidity defaults), so bad loans fall instead of rising."))
 def test_npl_tolerance_raises_npl():
     mean, se = paired("tech_credit", "npl_tolerance", "npl_ratio")
     assert mean > 0.002 and mean > 2 * se, report("npl_tolerance - tech_credit npl_ratio", mean, se)
