@@ -3,13 +3,14 @@ validation messages, the CLI, and (once the core exists) that every scenario run
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import textwrap
 import tomllib
 
 import pytest
 
-from model.params import ModelParams, ParameterError
+from model.params import BankSpec, LeaderSpec, ModelParams, PackageSpec, ParameterError, ProductSpec
 from scenarios import (
     SCENARIO_DIR,
     ScenarioError,
@@ -561,3 +562,31 @@ def test_model_accepts_a_user_file_and_a_params_object(tmp_path):
     p = load_scenario("order_credit", stress="leader_late_payment")
     m = cls(scenario=p.replace(n_smes=25), rng=1)
     assert m.params.late_payer == "jinnan"
+
+
+# --------------------------------------------------------------------------------------
+# docs/ODD.md stays true to the code
+# --------------------------------------------------------------------------------------
+
+
+def test_odd_generated_tables_are_current():
+    from scenarios.doc import fill
+
+    path = SCENARIO_DIR.parent / "docs" / "ODD.md"
+    text = path.read_text(encoding="utf-8")
+    assert fill(text) == text, "docs/ODD.md is stale: run `python -m scenarios.doc --write docs/ODD.md`"
+
+
+def test_odd_names_only_real_parameters():
+    """Every parameter is documented, and every `snake_case` name the ODD quotes exists in the
+    code (model/, agents/, scenarios/), so the description cannot drift from it silently."""
+    root = SCENARIO_DIR.parent
+    text = (root / "docs" / "ODD.md").read_text(encoding="utf-8")
+    for name in ModelParams.scalar_names():
+        assert f"`{name}`" in text, f"docs/ODD.md does not mention {name}"
+    source = "\n".join(f.read_text(encoding="utf-8") for d in ("model", "agents", "scenarios")
+                       for pattern in ("*.py", "*.toml") for f in (root / d).glob(pattern))
+    identifiers = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", source)) | set(SHIPPED)
+    quoted = set(re.findall(r"`([a-z][a-z0-9]*(?:_[a-z0-9]+)+)`", text))
+    missing = sorted(w for w in quoted if w not in identifiers)
+    assert not missing, f"docs/ODD.md quotes names the code does not have: {missing}"
