@@ -35,19 +35,21 @@ ARMS = (
     ("baseline", None), ("insurance_loan", None), ("order_credit", None), ("order_insurance_credit", None),
     ("tech_credit", None), ("risk_fund", None), ("npl_tolerance", None), ("baseline", "leader_late_payment"),
 )
-# The fund of risk_fund is sized for the baseline's n_smes; scale it with the number of SMEs
-# so that a small test economy gets the same fund per SME as the shipped scenario.
+# The leaders' plans and the fund of risk_fund are sized for the baseline's n_smes; both are
+# scaled with the number of SMEs so that the small test economy keeps them per SME.
 FUND_KEYS = ("fund_endowment_wan", "fund_topup_wan_per_year")
 
 
-def fund_scaled(name: str, n_smes: int) -> dict:
+def scaled(name: str, n_smes: int) -> dict:
+    """Overrides that shrink the economy to `n_smes` while keeping orders and fund money per
+    SME as in the shipped scenario (which is calibrated at the baseline's n_smes)."""
     p = load_scenario(name)
     scale = n_smes / load_scenario("baseline").n_smes
-    return {k: getattr(p, k) * scale for k in FUND_KEYS}
+    return {"n_smes": n_smes, "plan_scale": p.plan_scale * scale, **{k: getattr(p, k) * scale for k in FUND_KEYS}}
 
 
 def run_one(name: str, stress: str | None, seed: int, n_smes: int, months: int) -> dict:
-    params = load_scenario(name, {"n_smes": n_smes, **fund_scaled(name, n_smes)}, stress=stress)
+    params = load_scenario(name, scaled(name, n_smes), stress=stress)
     m = model.HydrogenChainModel(scenario=params, rng=seed)
     m.run(months)
     return m.summary()
@@ -109,12 +111,11 @@ def test_packages_raise_light_asset_approval(package):
 
 
 OIC_VS_INSURANCE_LOAN = (
-    "Observed with the core of fabd816 (n_smes=60, 36 months, 8 paired seeds): light-asset approval "
-    "order_insurance_credit 0.822 vs insurance_loan 0.894, paired mean difference -0.072 (s.e. 0.072). "
-    "Under order_insurance_credit SMEs apply for order financing on every confirmed order, and about half "
-    "of the light-asset underwriting decisions are rejections 'below minimum loan' (advance < "
-    "min_loan_wan), which dilute the approval rate; the package does mobilise the most credit "
-    "(184k vs 58k wan) and keeps the most SMEs alive (0.979 vs 0.965)."
+    "Observed with the core of f6a3d3f (n_smes=60 with plans and fund scaled, 36 months, 8 paired seeds): "
+    "light-asset approval order_insurance_credit 0.843 vs insurance_loan 0.792, paired mean difference "
+    "+0.051 (s.e. 0.042): the right sign but not distinguishable from noise (the test asks > 0.01 and > 2 s.e.). "
+    "Per seed insurance_loan ranges 0.63-0.90 and order_insurance_credit 0.74-0.92. With the core of fabd816 "
+    "it was -0.072 (s.e. 0.072)."
 )
 
 
@@ -157,10 +158,11 @@ def test_npl_tolerance_raises_credit():
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "Observed with the core of fabd816 (n_smes=60, 36 months, 8 paired seeds): cumulative NPL ratio "
-    "npl_tolerance 0.013 vs tech_credit 0.033, paired mean difference -0.0195 (s.e. 0.017); bank losses "
-    "311 vs 1036 wan; defaulted SMEs 12.9 vs 16.6. The extra credit (+2,685 wan, s.e. 801) keeps "
-    "cash-short SMEs alive (defaults here are liquidity defaults), so bad loans fall instead of rising."))
+    "Observed with the core of f6a3d3f (n_smes=60 with plans scaled, 36 months, 8 paired seeds): cumulative "
+    "NPL ratio npl_tolerance 0.0142 vs tech_credit 0.0130, paired mean difference +0.0012 (s.e. 0.0079): no "
+    "detectable rise (the test asks > 0.002 and > 2 s.e.); bank losses +16 wan (s.e. 70); defaulted SMEs "
+    "-1.5 (s.e. 0.9) while credit rises +1,415 wan (s.e. 474): the extra credit keeps cash-short SMEs alive, "
+    "which offsets the riskier loans. With the core of fabd816 it was -0.0195 (s.e. 0.017)."))
 def test_npl_tolerance_raises_npl():
     mean, se = paired("tech_credit", "npl_tolerance", "npl_ratio")
     assert mean > 0.002 and mean > 2 * se, report("npl_tolerance - tech_credit npl_ratio", mean, se)
