@@ -534,7 +534,7 @@ def _model_class():
 @pytest.mark.parametrize("name", sorted(SHIPPED))
 def test_every_shipped_scenario_runs_12_months(name):
     cls = _model_class()
-    m = cls(scenario=name, rng=11, n_smes=40)
+    m = cls(scenario=name, rng=11, n_smes=40, plan_scale=40 / 300)
     m.run(12)
     assert m.month == 12
     m.ledger.check()
