@@ -75,7 +75,6 @@ def cmd_show(args) -> int:
         out.write(f"stress: {', '.join(res.stress)}\n")
     out.write(f"stable hash: {params.stable_hash()}\n")
     specs = ModelParams.specs()
-    values = params.values()
     plain = params.canonical()
     for group, names in ModelParams.groups().items():
         if group in ("leaders", "banks", "packages"):
@@ -101,5 +100,4 @@ def cmd_show(args) -> int:
             for fname, v in rows:
                 src = res.sources.get(f"{kind}.{key}.{fname}", "")
                 out.write(f"  {fname:<{width}} = {toml_value(v):<14} {_source_text(src, res.chain)}\n")
-    del values
     return 0

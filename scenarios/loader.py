@@ -18,16 +18,16 @@ e.g. `scenarios/foo.toml: [fund] fund_coverag: unknown key (did you mean fund_co
 from __future__ import annotations
 
 import copy
-import difflib
 import dataclasses
+import difflib
 import os
 import re
 import tomllib
-from functools import cache
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Any, get_args, get_origin, get_type_hints
+from typing import Any, get_origin, get_type_hints
 
 from model.params import (
     INSTRUMENTS,

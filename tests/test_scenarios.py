@@ -3,14 +3,13 @@ validation messages, the CLI, and (once the core exists) that every scenario run
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import textwrap
 import tomllib
 
 import pytest
 
-from model.params import BankSpec, LeaderSpec, ModelParams, PackageSpec, ParameterError, ProductSpec
+from model.params import ModelParams, ParameterError
 from scenarios import (
     SCENARIO_DIR,
     ScenarioError,
