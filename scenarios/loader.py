@@ -201,7 +201,8 @@ def _group_of(name: str) -> str | None:
 
 
 def _tables() -> list[str]:
-    return list(ModelParams.groups())
+    """The tables of scalar parameters ([market], [bank], ...)."""
+    return [g for g in ModelParams.groups() if g not in STRUCTURED]
 
 
 def check_value(name: str, value: Any, where: str, key: str | None = None) -> Any:
@@ -247,11 +248,15 @@ def apply_file(res: Resolution, doc: dict[str, Any], where: str) -> None:
         group = _group_of(top)
         if group is not None:
             raise ScenarioError(top, f"a parameter outside any table; put it in table [{group}]", where)
-        allowed = ["extends", "meta", *tables, *STRUCTURED]
-        what = "table" if isinstance(value, dict) else "key"
-        raise ScenarioError(f"[{top}]" if what == "table" else top,
-                            f"unknown {what}{close_matches(top, allowed)}; tables: {', '.join(['meta', *tables, *STRUCTURED])}",
-                            where)
+        all_tables = ["meta", *tables, *STRUCTURED]
+        if isinstance(value, dict):
+            raise ScenarioError(f"[{top}]", f"unknown table{close_matches(top, all_tables)}; tables: "
+                                f"{', '.join(all_tables)}", where)
+        if top in META_KEYS:
+            raise ScenarioError(top, "belongs in table [meta]", where)
+        hint = close_matches(top, ["extends", *META_KEYS])
+        raise ScenarioError(top, f"unknown key{hint}; only `extends` stands outside a table "
+                            f"(titles and sources go in [meta])", where)
 
 
 def _apply_scalar(res: Resolution, table: str, name: str, value: Any, where: str) -> None:

@@ -589,3 +589,10 @@ def test_odd_names_only_real_parameters():
     quoted = set(re.findall(r"`([a-z][a-z0-9]*(?:_[a-z0-9]+)+)`", text))
     missing = sorted(w for w in quoted if w not in identifiers)
     assert not missing, f"docs/ODD.md quotes names the code does not have: {missing}"
+
+
+def test_top_level_mistakes(tmp_path):
+    path = write(tmp_path, "a.toml", 'extend = "baseline"\n')
+    assert "a.toml: extend: unknown key (did you mean extends?)" in str(error_of(load_scenario, path))
+    path = write(tmp_path, "b.toml", 'title = "mine"\n')
+    assert "b.toml: title: belongs in table [meta]" in str(error_of(load_scenario, path))
