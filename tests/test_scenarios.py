@@ -596,3 +596,11 @@ def test_top_level_mistakes(tmp_path):
     assert "a.toml: extend: unknown key (did you mean extends?)" in str(error_of(load_scenario, path))
     path = write(tmp_path, "b.toml", 'title = "mine"\n')
     assert "b.toml: title: belongs in table [meta]" in str(error_of(load_scenario, path))
+
+
+def test_documented_example_loads():
+    path = SCENARIO_DIR.parent / "docs" / "examples" / "full_mix_bigger_fund.toml"
+    p = load_scenario(path)
+    mix = load_scenario("north_china_hydrogen_capital")
+    assert p.fund_endowment_wan == 2 * mix.fund_endowment_wan
+    assert p.packages["order_credit"].fund_eligible and not mix.packages["order_credit"].fund_eligible
