@@ -103,7 +103,7 @@ class HydrogenChainModel(Model):
         if scenario is None:
             return ModelParams(**overrides)
         if isinstance(scenario, ModelParams):
-            return scenario.replace(**overrides) if overrides else scenario
+            return scenario.replace(**overrides)  # a copy: Mesa binds the scenario to one model
         if isinstance(scenario, (str, Path)):
             from scenarios import load_scenario  # the scenario library sits on top of the model
 
@@ -193,8 +193,9 @@ class HydrogenChainModel(Model):
 
     # -- environment (derived from parameters and the month; no state) -----------------------
     def lpr(self) -> float:
+        """The LPR this month (a rate cut stops at zero)."""
         p = self.params
-        return p.lpr_1y + (p.rate_rise_pp / 100.0 if self.month >= p.rate_rise_start_month else 0.0)
+        return max(0.0, p.lpr_1y + (p.rate_rise_pp / 100.0 if self.month >= p.rate_rise_start_month else 0.0))
 
     def demand_multiplier(self) -> float:
         p = self.params
