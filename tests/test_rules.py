@@ -50,24 +50,42 @@ def test_collateral_only_economy_of_light_asset_smes_gets_no_credit():
     assert m.summary()["credit_mobilised_wan"] == 0.0
 
 
+def _financed(loan):
+    """What an order loan was lent against, seen in the month it is written: confirmed orders
+    still in the borrower's book, and invoices of orders delivered this month (they carry the
+    loan). Returns (orders, invoices, value, month the last leader payment is expected)."""
+    sme = loan.borrower
+    orders = [o for o in sme.book if o.loan is loan]
+    invoices = [inv for inv in sme.receivables if inv.loan is loan]
+    value = math.fsum(o.value_wan for o in orders) + math.fsum(inv.amount_wan for inv in invoices)
+    paid_by = max([o.due_month + o.buyer.spec.payment_term_months for o in orders]
+                  + [inv.due_month for inv in invoices])
+    return orders, invoices, value, paid_by
+
+
 def test_confirmed_leader_orders_get_financed_under_order_credit():
     m = _light_asset_economy(("order_credit",))
-    m.run(3)
-    loans = [loan for b in m.banks for loan in b.loans]
-    assert loans, "order financing should reach light-asset suppliers"
     rate = m.params.order_advance_rate
-    for loan in loans:
-        assert loan.instrument == "order_financing" and loan.package == "order_credit"
-        assert loan.borrower.light_asset and loan.borrower.collateral_wan == 1.0
-        assert loan.collateral_pledged_wan == 0.0
-        order = loan.order
-        assert order is not None and order.confirmed and order.buyer in m.leaders
-        assert order.seller is loan.borrower and order.loan is loan
-        assert loan.principal_wan == pytest.approx(rate * order.value_wan)  # the advance rate
-        # self-liquidating: due after the leader's payment term (plus grace)
-        assert loan.maturity_month == (order.due_month + order.buyer.spec.payment_term_months
-                                       + m.params.order_loan_grace_months)
-    assert all(loan.borrower.tier == 1 for loan in loans)  # only leaders confirm orders
+    loans = []
+    for _ in range(3):
+        m.step()
+        new = [loan for b in m.banks for loan in b.loans if loan.start_month == m.month]
+        for loan in new:  # checked in the month it is written, before the leader pays
+            assert loan.instrument == "order_financing" and loan.package == "order_credit"
+            assert loan.borrower.light_asset and loan.borrower.collateral_wan == 1.0
+            assert loan.collateral_pledged_wan == 0.0
+            assert loan.borrower.tier == 1  # only leaders confirm orders
+            orders, invoices, value, paid_by = _financed(loan)
+            assert orders or invoices, "an order loan is lent against orders"
+            for o in orders:
+                assert o.confirmed and o.buyer in m.leaders and o.seller is loan.borrower
+            for inv in invoices:
+                assert inv.payer in m.leaders and inv.payee is loan.borrower
+            assert loan.principal_wan == pytest.approx(rate * value)  # the advance rate
+            # self-liquidating: due a grace period after the last expected leader payment
+            assert loan.maturity_month == paid_by + m.params.order_loan_grace_months
+        loans += new
+    assert len(loans) >= 5, "order financing should reach light-asset suppliers"
 
 
 def test_bank_decides_to_finance_a_confirmed_order_of_a_firm_it_would_not_lend_to():
@@ -80,7 +98,7 @@ def test_bank_decides_to_finance_a_confirmed_order_of_a_firm_it_would_not_lend_t
     bank = sme.relationship_bank
     amount = rate * order.value_wan
     assert not bank.decide(sme, "collateral", m.params.packages["collateral"], amount).approve
-    d = bank.decide(sme, "order_financing", m.params.packages["order_credit"], amount, order)
+    d = bank.decide(sme, "order_financing", m.params.packages["order_credit"], amount, (order,))
     assert d.approve, d.reason
     assert d.amount_wan == pytest.approx(amount)
     assert d.rate >= m.lpr()
@@ -157,7 +175,7 @@ def _insured_fund_backed_npl(keep_outside_receivables: bool):
     decision = Decision(True, "approved", 1000.0, 0.05, 0.0, 0.06, insured_share=p.guarantee_insurer_share,
                         fund_share=p.fund_coverage)
     loan = bank.lend(sme, "tech_credit", "insurance_loan", decision)
-    sme.loans.append(loan)
+    sme.accept_loan(loan)
     m.ledger.transfer(sme.account, m.suppliers, m.ledger.balance(sme.account), "production_cost")  # spent
     m.check_books("set-up")
     claims0 = m.ledger.flow_by_kind["guarantee_claim"]
@@ -245,8 +263,9 @@ def test_insurer_bears_its_share_of_the_loss_net_of_recoveries():
 # --- (d) the insurer stops writing past its loss-ratio limit; the government's stop-loss -------------
 
 def _insurer_run(limit, months=14):
+    # short, mostly failing, always claimable R&D projects: claims come fast
     m = HydrogenChainModel(rng=4, n_smes=80, offered_packages=("insurance_loan",), insurer_suspend_loss_ratio=limit,
-                           rd_duration_months=2, rd_start_prob=0.3, rd_success_mean=0.1)
+                           rd_duration_months=2, rd_start_prob=0.3, rd_success_mean=0.1, rd_claimable_share=1.0)
     rows = []
     for _ in range(months):
         m.step()
@@ -300,7 +319,7 @@ def test_interest_subsidy_is_paid_by_the_budget_and_the_borrower_pays_the_rest()
     d = bank.decide(sme, "tech_credit", m.params.packages["tech_credit"], 500.0)
     assert d.approve, d.reason
     loan = bank.lend(sme, "tech_credit", "tech_credit", d)
-    sme.loans.append(loan)
+    sme.accept_loan(loan)
     rate = loan.contract_rate
     assert loan.subsidy_rate == pytest.approx(0.015)
     instalment = finance.annuity_payment(500.0, rate, m.params.term_loan_months)
@@ -360,7 +379,7 @@ def test_bank_reward_paid_in_month_12_per_full_100m_of_the_year():
         for part in (0.4, 0.6):  # two loans per bank, to different firms
             sme = next(smes)
             d = Decision(True, "approved", total * part, 0.02, 0.0, 0.05)
-            sme.loans.append(bank.lend(sme, "tech_credit", "tech_credit", d))
+            sme.accept_loan(bank.lend(sme, "tech_credit", "tech_credit", d))
     m.run(11)
     assert m.ledger.fiscal_cost_wan("bank_reward") == 0.0  # nothing before month 12
     start = len(m.ledger.journal)
