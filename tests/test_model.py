@@ -418,3 +418,14 @@ def test_ledger_transfers_per_sme_month_do_not_grow_with_n():
     assert per_sme[100] > 1.0  # the model is doing something
     ratio = per_sme[800] / per_sme[100]
     assert 1 / 1.5 <= ratio <= 1.5, per_sme
+
+
+def test_summary_before_any_month():
+    m = HydrogenChainModel(rng=1, n_smes=20)
+    s = m.summary()
+    assert all(k in s for k in SUMMARY_KEYS)
+    assert s["sme_survival_rate"] == 1.0
+    assert s["approval_rate"] is None and s["npl_ratio"] is None  # nothing to divide by: None, not 0
+    assert s["fiscal_leverage"] is None and s["insurer_loss_ratio"] is None
+    assert s["credit_mobilised_wan"] == 0.0 and s["deliveries_wan"] == 0.0
+    assert len(m.datacollector.get_model_vars_dataframe()) == 1
