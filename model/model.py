@@ -130,7 +130,10 @@ class HydrogenChainModel(Model):
         expected_chain = self._expected_chain_sales()
         self.smes: list[SME] = []
         sme_by_node: dict[int, SME] = {}
-        for node in sorted(n for n in g.nodes if g.nodes[n]["kind"] == "sme"):
+        sme_nodes = sorted(n for n in g.nodes if g.nodes[n]["kind"] == "sme")
+        # each SME's own streams, drawn before anything else so they do not depend on the scenario
+        sme_seeds = rng.integers(0, 2**62, size=len(sme_nodes)).tolist()
+        for node, seed in zip(sme_nodes, sme_seeds):
             attrs = g.nodes[node]
             quality = float(rng.beta(p.quality_alpha, p.quality_beta))
             light = bool(rng.random() < p.light_asset_share)
@@ -145,7 +148,7 @@ class HydrogenChainModel(Model):
             sme = SME(self, cells[node], segment=attrs["segment"], tier=attrs["tier"], leader_key=attrs["leader"],
                       quality=quality, collateral_wan=collateral, light_asset=light, external_sales_wan=external,
                       gross_margin=margin, expected_chain_sales_wan=chain, opening_cash_wan=opening,
-                      relationship_bank=bank)
+                      relationship_bank=bank, seed=seed)
             self.smes.append(sme)
             sme_by_node[node] = sme
         for node, sme in sme_by_node.items():
