@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections import deque
 
 from mesa.discrete_space import FixedAgent
 
@@ -48,7 +49,9 @@ class SME(FixedAgent):
         self.ip_value_wan = 0.0
         self.book: list[Order] = []  # orders being produced
         self.receivables: list[Invoice] = []
-        self.external_receivables: list[list] = []  # [due_month, amount]
+        # [due_month, amount], appended in month order with one term: due months never
+        # decrease, so what is due is always at the left end
+        self.external_receivables: deque[list] = deque()
         self.payables: list[Invoice] = []
         self.loans: list = []
         self.rd: RDProject | None = None
@@ -139,10 +142,11 @@ class SME(FixedAgent):
         if order_pkg is not None:
             # one advance against the confirmed, unfinanced leader orders that cover the gap
             orders, amount = [], 0.0
+            leaders = m.leader_set
             for order in self.book:
                 if amount >= gap:
                     break
-                if order.confirmed and order.loan is None and not order.done and order.buyer in m.leaders:
+                if order.confirmed and order.loan is None and not order.done and order.buyer in leaders:
                     orders.append(order)
                     amount += p.order_advance_rate * order.value_wan
             if orders:
@@ -173,7 +177,11 @@ class SME(FixedAgent):
     def financing_gap(self) -> float:
         """Cash the SME expects to lack at the trough of its month-by-month projection over
         the planning horizon (payments go out before collections come in within a month),
-        plus a buffer of fixed costs."""
+        plus a buffer of fixed costs.
+
+        Hot path (every SME, every month). Written with locals and without min()/max()
+        calls; every sum is added in the same order as the plain version, so results are
+        bit-for-bit the same (`x if x < y else y` is exactly `min(y, x)`)."""
         m = self.model
         p = m.params
         h = p.planning_horizon_months
@@ -182,60 +190,73 @@ class SME(FixedAgent):
         inflow = [0.0] * h
         out[0] += self.arrears_wan
         dm = m.demand_multiplier()
-        outside_cost = (1.0 - self.gross_margin) * self.external_sales_wan * dm
+        ext = self.external_sales_wan
+        outside_cost = (1.0 - self.gross_margin) * ext * dm
+        ext_term = p.external_payment_term_months
         for k in range(h):
             out[k] += outside_cost
-            if k >= p.external_payment_term_months:
-                inflow[k] += self.external_sales_wan * dm
+            if k >= ext_term:
+                inflow[k] += ext * dm
         lead = p.order_lead_time_months
+        leaders = m.leader_set
+        sme_term = p.sme_payment_term_months
         for o in self.book:
             if o.done:
                 continue
-            left = o.own_cost_wan - o.cost_paid_wan
-            per_month = o.own_cost_wan / lead
+            own = o.own_cost_wan
+            left = own - o.cost_paid_wan
+            per_month = own / lead
             k = 0
             while left > 1e-9 and k < h:
-                spend = min(left, per_month)
+                spend = per_month if per_month < left else left
                 out[k] += spend
                 left -= spend
                 k += 1
-            pay_k = max(o.due_month, now + k) + self._payment_term(o.buyer) - now
+            due = o.due_month
+            buyer = o.buyer
+            pay_k = (now + k if now + k > due else due) + (
+                buyer.spec.payment_term_months if buyer in leaders else sme_term) - now
             if pay_k < h:
-                inflow[pay_k] += o.value_wan - (o.loan.outstanding_wan if o.loan is not None else 0.0)
-        if self.rd is not None:
-            per_month = self.rd.budget_wan / self.rd.months
-            left = self.rd.budget_wan - self.rd.spent_wan
+                loan = o.loan
+                inflow[pay_k] += o.value_wan - (loan.outstanding_wan if loan is not None else 0.0)
+        rd = self.rd
+        if rd is not None:
+            per_month = rd.budget_wan / rd.months
+            left = rd.budget_wan - rd.spent_wan
             for k in range(h):
-                spend = min(left, per_month)
+                spend = per_month if per_month < left else left
                 out[k] += spend
                 left -= spend
         for loan in self.loans:
-            if loan.status == PERFORMING and not loan.is_bullet:
+            if loan.status == PERFORMING and loan.instalment_wan != 0.0:  # amortising (not bullet)
+                inst = loan.instalment_wan
                 for k in range(min(h, loan.maturity_month - now + 1)):
-                    out[k] += loan.instalment_wan
+                    out[k] += inst
                 out[0] += loan.arrears_wan
         for inv in self.payables:
-            k = max(0, inv.due_month - now)
+            k = inv.due_month - now
             if k < h:
-                out[k] += inv.amount_wan
+                out[k if k > 0 else 0] += inv.amount_wan
         for inv in self.receivables:
-            k = max(0, inv.due_month - now)
+            k = inv.due_month - now
             if k < h:
-                inflow[k] += inv.amount_wan - (inv.loan.outstanding_wan if inv.loan is not None else 0.0)
+                loan = inv.loan
+                inflow[k if k > 0 else 0] += inv.amount_wan - (loan.outstanding_wan if loan is not None else 0.0)
         for due, amount in self.external_receivables:
-            k = max(0, due - now)
+            k = due - now
             if k < h:
-                inflow[k] += amount
-        cash = self.cash_wan
+                inflow[k if k > 0 else 0] += amount
+        cash = m.ledger.balances[self.account]
         trough = cash
         for k in range(h):
             cash -= out[k]
-            trough = min(trough, cash)
+            if cash < trough:
+                trough = cash
             cash += inflow[k]
         return p.cash_buffer_months * self.fixed_cost_wan - trough
 
     def _payment_term(self, buyer) -> int:
-        return buyer.spec.payment_term_months if buyer in self.model.leaders else self.model.params.sme_payment_term_months
+        return buyer.spec.payment_term_months if buyer in self.model.leader_set else self.model.params.sme_payment_term_months
 
     def maybe_start_rd(self) -> None:
         m = self.model
@@ -347,25 +368,38 @@ class SME(FixedAgent):
                 m.insurer.pay_rd_claim(self, min(rd.sum_insured_wan, rd.spent_wan))
 
     def work_on_orders(self, reserve: float) -> None:
+        """Pay this month's production cost of each open order (committed orders first, in
+        the order taken), deliver what is finished and due, cancel what stalled too long."""
         m = self.model
         self.sales_wan = 0.0
         p = m.params
         lead = p.order_lead_time_months
+        max_delay = p.max_order_delay_months
+        month = m.month
+        ledger = m.ledger
+        balances = ledger.balances
+        account = self.account
+        suppliers = m.suppliers
         open_orders = []
         for order in self.book:
             if order.done:
                 continue
-            need = min(order.own_cost_wan - order.cost_paid_wan, order.own_cost_wan / lead)
+            own = order.own_cost_wan
+            left = own - order.cost_paid_wan
+            per_month = own / lead
+            need = per_month if per_month < left else left  # min(left, per_month)
             if need > 1e-9:
-                if self.spendable(reserve) >= need:
-                    m.ledger.transfer(self.account, m.suppliers, need, "production_cost")
+                # spendable = max(0, cash - reserve) >= need > 0  <=>  cash - reserve >= need
+                if balances[account] - reserve >= need:
+                    ledger.transfer(account, suppliers, need, "production_cost")
                     order.cost_paid_wan += need
                 else:
                     order.stalled_months += 1
-                    order.due_month = max(order.due_month, m.month + 1)
-            if order.cost_paid_wan >= order.own_cost_wan - 1e-9 and m.month >= order.due_month:
+                    if order.due_month < month + 1:
+                        order.due_month = month + 1
+            if order.cost_paid_wan >= own - 1e-9 and month >= order.due_month:
                 self.deliver(order)
-            elif order.stalled_months > p.max_order_delay_months:
+            elif order.stalled_months > max_delay:
                 m.cancel_order(order)
             else:
                 open_orders.append(order)
@@ -397,14 +431,17 @@ class SME(FixedAgent):
         self.update_status()
 
     def collect_outside(self) -> None:
+        """Collect outside sales that fall due. `sell_outside` is the only writer of the queue
+        and appends in month order with one payment term, so due months never decrease and
+        what is due is always at the left end (the same transfers, in the same order, as a
+        scan of the whole list)."""
+        queue = self.external_receivables
+        if not queue:
+            return
         m = self.model
-        keep = []
-        for item in self.external_receivables:
-            if item[0] <= m.month:
-                m.ledger.transfer(m.buyers, self.account, item[1], "external_sale")
-            else:
-                keep.append(item)
-        self.external_receivables = keep
+        month = m.month
+        while queue and queue[0][0] <= month:
+            m.ledger.transfer(m.buyers, self.account, queue.popleft()[1], "external_sale")
 
     def service_loans(self) -> None:
         m = self.model
@@ -444,13 +481,24 @@ class SME(FixedAgent):
     def update_status(self) -> None:
         if not self.active:
             return
-        if self.arrears_wan > 0 or any(loan.months_overdue > 0 for loan in self.loans) or any(
-                o.stalled_months > 0 for o in self.book):
+        if self.arrears_wan > 0 or self._overdue() or self._stalled():
             self.status = DISTRESSED
         elif self.loans:
             self.status = FINANCED
         else:
             self.status = HEALTHY
+
+    def _overdue(self) -> bool:
+        for loan in self.loans:
+            if loan.months_overdue > 0:
+                return True
+        return False
+
+    def _stalled(self) -> bool:
+        for o in self.book:
+            if o.stalled_months > 0:
+                return True
+        return False
 
     # -- default --------------------------------------------------------------------------
     def enter_default(self, cause: str) -> None:

@@ -121,6 +121,7 @@ class HydrogenChainModel(Model):
         self.layout = network.tiered_layout(self.graph)
         cells = {cell.coordinate: cell for cell in self.network.all_cells}
         self.leaders = [ChainLeader(self, spec, cells[i]) for i, spec in enumerate(p.leaders)]
+        self.leader_set = frozenset(self.leaders)  # "is this buyer a leader?" in O(1)
         leader_by_key = {ld.key: ld for ld in self.leaders}
         g = self.graph
         rng = self.rng
