@@ -56,6 +56,10 @@ class Bank(Agent):
         # decisions read this instead of summing the whole book per application
         self.book_outstanding_wan = 0.0
         self.reported_npl_ratio = 0.0
+        # underwriting constants of the run (parameters are frozen while the model runs)
+        reward_rate = p.bank_reward_wan_per_100m / finance.WAN_PER_100M
+        self._el_limit = p.npl_tolerance * spec.risk_appetite + reward_rate
+        self._cover_cache: dict = {}  # (insured, fund share, over tolerance) -> covered share
 
     # -- books ----------------------------------------------------------------------------
     @property
@@ -96,14 +100,15 @@ class Bank(Agent):
         return sd / (1.0 + months / p.relationship_learning_months) if p.relationship_learning_months > 0 else sd
 
     def decide(self, sme, instrument: str, package, amount_wan: float, orders=()) -> Decision:
-        """Pure decision on one application: no state changes."""
+        """Pure decision on one application: no state changes (beyond caches of pure
+        functions of the run's parameters)."""
         m = self.model
         p = m.params
         if amount_wan < p.min_loan_wan:
             return Decision(False, "below minimum loan")
-        if sme.arrears_wan > 0 or any(loan.months_overdue > 0 for loan in sme.loans):
+        if sme.arrears_wan > 0 or sme._overdue():
             return Decision(False, "distressed (credit bureau)")  # unpaid wages or overdue loans are on record
-        signal = sme.quality + self.signal_noise(sme) * sme.signal_draw(self.key)
+        signal = sme.quality + self.signal_noise(sme) * sme._signal_draws[self.key]
         pd_sme = finance.pd_from_signal(signal, p.pd_base_annual, p.pd_quality_slope)
         pledged = 0.0
         if instrument == "order_financing":
@@ -138,19 +143,24 @@ class Bank(Agent):
         if package.fund_eligible and m.fund.can_back(amount_wan):
             fund_share = p.fund_coverage + (p.fund_credit_loan_bonus if instrument == "tech_credit" else 0.0)
             fund_share = min(fund_share, 1.0)
-        cover = finance.covered_share(
-            insurer_share=insured, fund_share=fund_share, fund_per_loan_cap=p.fund_per_loan_cap,
-            policy_cover_cap=p.policy_cover_cap, order=p.loss_order, bank_over_tolerance=self.over_tolerance())
+        over = self.reported_npl_ratio > p.npl_tolerance  # self.over_tolerance()
+        key = (insured, fund_share, over)
+        cover = self._cover_cache.get(key)
+        if cover is None:
+            cover = self._cover_cache[key] = finance.covered_share(
+                insurer_share=insured, fund_share=fund_share, fund_per_loan_cap=p.fund_per_loan_cap,
+                policy_cover_cap=p.policy_cover_cap, order=p.loss_order, bank_over_tolerance=over)
         el = finance.expected_loss_rate(pd_annual, lgd, cover)
-        reward_rate = p.bank_reward_wan_per_100m / finance.WAN_PER_100M
-        limit = p.npl_tolerance * self.spec.risk_appetite + reward_rate
+        limit = self._el_limit
         if pd_annual > p.pd_limit_multiple * limit:
             return Decision(False, "rating below cut-off", amount_wan, pd_annual, el)
         if el > limit:
             return Decision(False, "expected loss above tolerance", amount_wan, pd_annual, el)
-        if self.capital_for_decisions_wan() * (1.0 - 1e-9) < p.capital_ratio_floor * (self.book_outstanding_wan + amount_wan):
+        cash = m.ledger.balances[self.account]
+        # capital_for_decisions_wan(), inline
+        if (cash + self.book_outstanding_wan - self.funding_liability_wan) * (1.0 - 1e-9) < p.capital_ratio_floor * (self.book_outstanding_wan + amount_wan):
             return Decision(False, "capital", amount_wan, pd_annual, el)
-        if self.model.ledger.balance(self.account) < amount_wan:
+        if cash < amount_wan:
             return Decision(False, "liquidity", amount_wan, pd_annual, el)
         rate = finance.loan_rate(m.lpr(), el, p.capital_ratio_floor, p.capital_cost, p.bank_opex_spread)
         if rate > p.max_loan_rate:
@@ -202,17 +212,18 @@ class Bank(Agent):
         """(interest, principal) the borrower owes this month, arrears included. The borrower
         pays interest at the contract rate less the subsidy; the schedule is the annuity at
         the contract rate."""
-        m = self.model
-        if loan.status != PERFORMING or m.month <= loan.start_month:
+        month = self.model.month
+        if loan.status != PERFORMING or month <= loan.start_month:
             return 0.0, 0.0  # the first instalment falls due a month after disbursement
-        if loan.is_bullet:
-            if m.month < loan.maturity_month:
+        if loan.instalment_wan == 0.0:  # bullet
+            if month < loan.maturity_month:
                 return 0.0, 0.0
             return loan.accrued_interest_wan, loan.outstanding_wan
-        if (m.month - loan.start_month) % 12 == 0 and m.month > loan.start_month:
+        if (month - loan.start_month) % 12 == 0:  # an anniversary (month > start_month here)
             self._reprice(loan)
         interest, principal = finance.split_instalment(loan.outstanding_wan, loan.contract_rate, loan.instalment_wan)
-        borrower_interest = loan.outstanding_wan * (loan.contract_rate - self.subsidy_now(loan)) / 12.0
+        subsidy = loan.subsidy_rate if month <= loan.subsidy_until_month else 0.0  # subsidy_now(loan)
+        borrower_interest = loan.outstanding_wan * (loan.contract_rate - subsidy) / 12.0
         return borrower_interest + loan.accrued_interest_wan, min(principal + loan.arrears_wan, loan.outstanding_wan)
 
     def _reprice(self, loan: Loan) -> None:

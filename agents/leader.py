@@ -12,6 +12,8 @@ from mesa.discrete_space import FixedAgent
 from model.instruments import Invoice, Order
 from model.params import SEGMENTS, LeaderSpec, leader_key
 
+from .sme import DEFAULTED
+
 
 class ChainLeader(FixedAgent):
     def __init__(self, model, spec: LeaderSpec, cell):
@@ -51,9 +53,9 @@ class ChainLeader(FixedAgent):
                 continue
             total_share = sum(prod.segment_shares.values())
             for seg, share in prod.segment_shares.items():
-                suppliers = [s for s in self.suppliers_by_segment[seg] if s.active]
+                suppliers = [s for s in self.suppliers_by_segment[seg] if s.status != DEFAULTED]
                 if not suppliers:
-                    suppliers = [s for s in self.suppliers if s.active]
+                    suppliers = [s for s in self.suppliers if s.status != DEFAULTED]
                 if not suppliers:
                     continue
                 value = sme_spend * share / total_share

@@ -116,7 +116,7 @@ class SME(FixedAgent):
         m = self.model
         p = m.params
         cost = (1.0 - self.gross_margin) * value_wan
-        suppliers = [s for s in self.suppliers if s.active]
+        suppliers = [s for s in self.suppliers if s.status != DEFAULTED] if self.suppliers else ()
         to_suppliers = p.tier2_input_share * cost if suppliers else 0.0
         order = Order(self, buyer, value_wan, m.month, m.month + p.order_lead_time_months, cost - to_suppliers,
                       confirmed=confirmed, kpi=kpi, unit_content_wan=unit_content_wan)
@@ -289,8 +289,12 @@ class SME(FixedAgent):
 
     def debt_service_due_wan(self) -> float:
         total = 0.0
+        if not self.loans:
+            return total
+        month = self.model.month
         for loan in self.loans:
-            if loan.status == PERFORMING and (not loan.is_bullet or loan.maturity_month <= self.model.month):
+            # amortising (instalment != 0), or a bullet loan at or past maturity
+            if loan.status == PERFORMING and (loan.instalment_wan != 0.0 or loan.maturity_month <= month):
                 interest, principal = loan.bank.amount_due(loan)
                 total += interest + principal
         return total
@@ -327,7 +331,12 @@ class SME(FixedAgent):
         m = self.model
         planned = self.external_sales_wan * m.demand_multiplier()
         unit_cost = 1.0 - self.gross_margin
-        sales = min(planned, self.spendable(reserve) / unit_cost) if unit_cost > 0 else planned
+        if unit_cost > 0:
+            spendable = m.ledger.balances[self.account] - reserve
+            affordable = (spendable if spendable > 0.0 else 0.0) / unit_cost  # max(0, cash - reserve) / unit cost
+            sales = affordable if affordable < planned else planned  # min(planned, affordable)
+        else:
+            sales = planned
         if sales <= 1e-9:
             return
         m.ledger.transfer(self.account, m.suppliers, sales * unit_cost, "production_cost")
@@ -421,13 +430,15 @@ class SME(FixedAgent):
 
     # -- phase 5: payments and loan service ---------------------------------------------------
     def settle(self) -> None:
-        if not self.active:
+        if self.status == DEFAULTED:
             self.settle_estate()
             return
         self.collect_outside()
         self.service_loans()
-        self.pay_suppliers()
-        self.receivables = [inv for inv in self.receivables if not (inv.paid or inv.written_off)]
+        if self.payables:
+            self.pay_suppliers()
+        if self.receivables:
+            self.receivables = [inv for inv in self.receivables if not (inv.paid or inv.written_off)]
         self.update_status()
 
     def collect_outside(self) -> None:
@@ -444,6 +455,8 @@ class SME(FixedAgent):
             m.ledger.transfer(m.buyers, self.account, queue.popleft()[1], "external_sale")
 
     def service_loans(self) -> None:
+        if not self.loans:
+            return
         m = self.model
         ledger = m.ledger
         npl_months = m.params.npl_overdue_months

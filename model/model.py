@@ -79,6 +79,7 @@ class HydrogenChainModel(Model):
         self.params: ModelParams = resolved
         self.audit = audit
         self.month = 0
+        self._month_cache = [None, 0.0, 1.0]  # [month, lpr, demand multiplier]
         self.counters = Counters()
         self._loan_ids = 0
         self.applications: list[Application] = []
@@ -193,15 +194,27 @@ class HydrogenChainModel(Model):
         return out
 
     # -- environment (derived from parameters and the month; no state) -----------------------
+    # Both are read by every SME or application every month: computed once per month.
     def lpr(self) -> float:
         """The LPR this month (a rate cut stops at zero)."""
-        p = self.params
-        return max(0.0, p.lpr_1y + (p.rate_rise_pp / 100.0 if self.month >= p.rate_rise_start_month else 0.0))
+        cache = self._month_cache
+        if cache[0] != self.month:
+            self._fill_month_cache()
+        return cache[1]
 
     def demand_multiplier(self) -> float:
+        cache = self._month_cache
+        if cache[0] != self.month:
+            self._fill_month_cache()
+        return cache[2]
+
+    def _fill_month_cache(self) -> None:
         p = self.params
+        month = self.month
+        lpr = max(0.0, p.lpr_1y + (p.rate_rise_pp / 100.0 if month >= p.rate_rise_start_month else 0.0))
         start = p.demand_shock_start_month
-        return 1.0 - p.demand_shock_share if start <= self.month < start + p.demand_shock_months else 1.0
+        dm = 1.0 - p.demand_shock_share if start <= month < start + p.demand_shock_months else 1.0
+        self._month_cache[:] = [month, lpr, dm]
 
     def rd_multiplier(self) -> float:
         p = self.params
