@@ -101,7 +101,10 @@ class Bank(Agent):
 
     def decide(self, sme, instrument: str, package, amount_wan: float, orders=()) -> Decision:
         """Pure decision on one application: no state changes (beyond caches of pure
-        functions of the run's parameters)."""
+        functions of the run's parameters).
+
+        The refusals in `model.model.SME_REASONS` must stay independent of the bank: the
+        model does not ask the next bank once one of them is given."""
         m = self.model
         p = m.params
         if amount_wan < p.min_loan_wan:

@@ -24,6 +24,11 @@ from .ledger import AccountingError, Ledger
 from .params import ModelParams, ParameterError, bank_key, close_matches
 
 
+# Refusals that depend only on the applicant, the instrument and the amount (checked in
+# Bank.decide before anything bank-specific): every bank would give the same answer.
+SME_REASONS = frozenset({"below minimum loan", "distressed (credit bureau)", "insufficient collateral", "leverage"})
+
+
 @dataclass
 class Counters:
     """Flows the reporters need. `month_*` fields are reset at the start of every month."""
@@ -332,9 +337,14 @@ class HydrogenChainModel(Model):
         c.applications += 1
         if sme.light_asset:
             c.light_applications += 1
+        refused = None  # instrument refused for a reason no other bank would judge differently
         for bank, instrument, package in app.tries:
+            if instrument == refused:
+                continue  # decide() is pure: the next bank would refuse it for the same reason
             decision = bank.decide(sme, instrument, self.params.packages[package], app.amount_wan, app.orders)
             if not decision.approve:
+                if decision.reason in SME_REASONS:
+                    refused = instrument
                 continue
             loan = bank.lend(sme, instrument, package, decision, app.orders)
             sme.accept_loan(loan, app.orders)
