@@ -224,10 +224,17 @@ class Bank(Agent):
             return loan.accrued_interest_wan, loan.outstanding_wan
         if (month - loan.start_month) % 12 == 0:  # an anniversary (month > start_month here)
             self._reprice(loan)
-        interest, principal = finance.split_instalment(loan.outstanding_wan, loan.contract_rate, loan.instalment_wan)
+        outstanding = loan.outstanding_wan
+        rate = loan.contract_rate
+        # finance.split_instalment(outstanding, rate, instalment), inline (the same arithmetic;
+        # `b if b < a else a` is min(a, b), `0.0 if x < 0.0 else x` is max(x, 0.0))
+        principal = loan.instalment_wan - outstanding * rate / 12.0
+        principal = 0.0 if principal < 0.0 else principal
+        principal = outstanding if outstanding < principal else principal
         subsidy = loan.subsidy_rate if month <= loan.subsidy_until_month else 0.0  # subsidy_now(loan)
-        borrower_interest = loan.outstanding_wan * (loan.contract_rate - subsidy) / 12.0
-        return borrower_interest + loan.accrued_interest_wan, min(principal + loan.arrears_wan, loan.outstanding_wan)
+        borrower_interest = outstanding * (rate - subsidy) / 12.0
+        owed = principal + loan.arrears_wan
+        return borrower_interest + loan.accrued_interest_wan, (outstanding if outstanding < owed else owed)
 
     def _reprice(self, loan: Loan) -> None:
         """Floating rate: at each anniversary the rate follows the LPR and the instalment is
@@ -258,10 +265,14 @@ class Bank(Agent):
 
     def book_payment(self, loan: Loan, interest_paid: float, principal_paid: float, interest_due: float, principal_due: float) -> None:
         """Record what the borrower (or the leader, for an assigned receivable) paid."""
-        loan.accrued_interest_wan = max(0.0, interest_due - interest_paid)
-        if not loan.is_bullet:
-            loan.arrears_wan = max(0.0, principal_due - principal_paid)
-        loan.outstanding_wan = max(0.0, loan.outstanding_wan - principal_paid)
+        # `x if x > 0.0 else 0.0` is max(0.0, x), without the call (a hot path)
+        x = interest_due - interest_paid
+        loan.accrued_interest_wan = x if x > 0.0 else 0.0
+        if loan.instalment_wan != 0.0:  # not a bullet loan
+            x = principal_due - principal_paid
+            loan.arrears_wan = x if x > 0.0 else 0.0
+        x = loan.outstanding_wan - principal_paid
+        loan.outstanding_wan = x if x > 0.0 else 0.0
         if principal_due + interest_due > 1e-9:
             fully_paid = principal_paid >= principal_due - 1e-9 and interest_paid >= interest_due - 1e-9
             loan.months_overdue = 0 if fully_paid else loan.months_overdue + 1

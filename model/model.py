@@ -371,7 +371,9 @@ class HydrogenChainModel(Model):
 
     def pay_invoice_up_to(self, payer_account: int, invoice, limit_wan: float) -> float:
         ledger = self.ledger
-        amount = min(invoice.amount_wan, max(0.0, limit_wan))
+        # min(invoice, max(0, limit)) without the calls (`b if b < a else a` is min(a, b))
+        limit = limit_wan if limit_wan > 0.0 else 0.0
+        amount = limit if limit < invoice.amount_wan else invoice.amount_wan
         if amount <= 1e-9:
             return 0.0
         left = amount
@@ -379,11 +381,14 @@ class HydrogenChainModel(Model):
         if loan is not None:
             bank = loan.bank
             if loan.status == "performing":
-                interest = min(left, loan.accrued_interest_wan)
-                principal = min(left - interest, loan.outstanding_wan)
+                accrued = loan.accrued_interest_wan
+                outstanding = loan.outstanding_wan
+                interest = accrued if accrued < left else left
+                rest = left - interest
+                principal = outstanding if outstanding < rest else rest
                 ledger.transfer(payer_account, bank.account, interest, "loan_interest")
                 ledger.transfer(payer_account, bank.account, principal, "loan_principal")
-                bank.book_payment(loan, interest, principal, loan.accrued_interest_wan, loan.outstanding_wan)
+                bank.book_payment(loan, interest, principal, accrued, outstanding)
                 left -= interest + principal
             elif loan.status == NPL and loan.outstanding_wan > 0:
                 part = min(left, loan.outstanding_wan)
