@@ -30,6 +30,7 @@ class ChainLeader(FixedAgent):
         self.units_deployed: dict[str, float] = {}
         self.units_planned: dict[str, float] = {}
         self.late_invoices = 0
+        self._share_cache: dict[float, float] = {}  # unit content -> SME share (a pure function of the spec)
 
     @property
     def cash_wan(self) -> float:
@@ -83,6 +84,13 @@ class ChainLeader(FixedAgent):
         return invoice
 
     def _sme_share_of(self, order: Order) -> float:
+        content = order.unit_content_wan
+        share = self._share_cache.get(content)
+        if share is None:
+            share = self._share_cache[content] = self._find_sme_share(order)
+        return share
+
+    def _find_sme_share(self, order: Order) -> float:
         for prod in self.spec.products.values():
             if abs(prod.unit_value_wan * prod.sme_share - order.unit_content_wan) < 1e-12:
                 return prod.sme_share

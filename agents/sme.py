@@ -137,8 +137,7 @@ class SME(FixedAgent):
         if gap <= p.min_loan_wan:
             return
         m.counters.financing_gap_wan += gap
-        packages = m.packages_for(self)
-        order_pkg = next((name for name, pkg in packages if "order_financing" in pkg.instruments), None)
+        order_pkg, term, term_needs_assessment = m.finance_menu(self)
         if order_pkg is not None:
             # one advance against the confirmed, unfinanced leader orders that cover the gap
             orders, amount = [], 0.0
@@ -153,10 +152,8 @@ class SME(FixedAgent):
                 m.submit_order_application(self, order_pkg, orders, amount)
                 gap -= amount
         if gap > p.min_loan_wan:
-            term = self.term_packages(packages)
             if term:
-                if (m.agency is not None and not self.assessed_by_agency
-                        and any(inst != "collateral" for inst, _ in term)):
+                if m.agency is not None and not self.assessed_by_agency and term_needs_assessment:
                     self.assessed_by_agency = m.agency.assess(self)
                 m.submit_term_application(self, term, 1.25 * gap)
 

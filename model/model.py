@@ -64,7 +64,7 @@ class Counters:
 @dataclass(slots=True)
 class Application:
     sme: SME
-    tries: list  # (bank, instrument, package name), in order
+    tries: tuple  # (bank, instrument, package name), in order
     amount_wan: float
     orders: tuple = ()  # confirmed orders an order-financing loan is lent against
 
@@ -169,6 +169,8 @@ class HydrogenChainModel(Model):
                     sme_by_node[customer].suppliers.append(sme)
         self._leader_by_key = leader_by_key
         self._packages_cache: dict = {}
+        self._menu_cache: dict = {}
+        self._tries_cache: dict = {}  # (relationship bank, kind, packages) -> tries, in order
         self._banks_for_package = {
             name: [b for b in self.banks if "all" in pkg.banks or b.key in pkg.banks]
             for name, pkg in p.packages.items()}
@@ -240,6 +242,19 @@ class HydrogenChainModel(Model):
                       and sme.tier in p.packages[name].tiers]
             self._packages_cache[key] = cached
         return cached
+
+    def finance_menu(self, sme: SME) -> tuple:
+        """(the order-financing package or None, the term (instrument, package) pairs in the
+        order to try, whether any of them is not collateral) for this SME (cached per leader
+        and tier, like `packages_for`)."""
+        key = (sme.leader_key, sme.tier)
+        menu = self._menu_cache.get(key)
+        if menu is None:
+            packages = self.packages_for(sme)
+            order_pkg = next((name for name, pkg in packages if "order_financing" in pkg.instruments), None)
+            term = tuple(SME.term_packages(packages))
+            menu = self._menu_cache[key] = (order_pkg, term, any(inst != "collateral" for inst, _ in term))
+        return menu
 
     # -- the month ----------------------------------------------------------------------------
     def step(self) -> None:
@@ -320,13 +335,23 @@ class HydrogenChainModel(Model):
             return [sme.relationship_bank] + [b for b in banks if b is not sme.relationship_bank]
         return list(banks)
 
+    # The banks an application tries depend only on the SME's relationship bank and the
+    # packages: computed once per combination (tuples, shared by applications, never changed).
     def submit_order_application(self, sme: SME, package: str, orders: list[Order], amount_wan: float) -> None:
-        tries = [(bank, "order_financing", package) for bank in self._banks_in_order(sme, package)][:2]
+        key = (sme.relationship_bank, "order", package)
+        tries = self._tries_cache.get(key)
+        if tries is None:
+            tries = self._tries_cache[key] = tuple(
+                [(bank, "order_financing", package) for bank in self._banks_in_order(sme, package)][:2])
         if tries:
             self.applications.append(Application(sme, tries, amount_wan, tuple(orders)))
 
-    def submit_term_application(self, sme: SME, candidates: list[tuple[str, str]], amount_wan: float) -> None:
-        tries = [(bank, inst, pkg) for inst, pkg in candidates for bank in self._banks_in_order(sme, pkg)][:3]
+    def submit_term_application(self, sme: SME, candidates, amount_wan: float) -> None:
+        key = (sme.relationship_bank, "term", tuple(candidates))
+        tries = self._tries_cache.get(key)
+        if tries is None:
+            tries = self._tries_cache[key] = tuple(
+                [(bank, inst, pkg) for inst, pkg in candidates for bank in self._banks_in_order(sme, pkg)][:3])
         if tries:
             self.applications.append(Application(sme, tries, amount_wan))
 

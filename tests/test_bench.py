@@ -1,0 +1,54 @@
+"""`h2chain bench` runs and writes the figures it promises. A smoke test, not a timing test:
+nothing here asserts how fast anything is."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from experiments import bench
+from experiments.cli import main
+
+TINY = {
+    "per_n": ((60, 2, 1), (120, 1, 1)),
+    "scaling": ((30, 1), (60, 2), (120, 1)),
+    "scaling_reps": 1,
+    "batch": {"n_runs": 2, "n_smes": 20, "months": 1},
+    "memory": {"n_smes": 50, "months": 1},
+}
+
+
+def check_figures(data: dict) -> None:
+    for key in ("machine", "per_n", "ratio_vs_boltzmann", "scaling", "batch", "memory", "run_60_months_1000_smes_s"):
+        assert key in data
+    assert {"cpu_count", "python", "mesa", "load_average"} <= set(data["machine"])
+    for n, ratios in data["ratio_vs_boltzmann"].items():
+        assert set(ratios) == set(bench.SCENARIOS)
+        assert all(r > 0 for r in ratios.values())
+        assert data["per_n"][n]["boltzmann_us_per_agent_step"] > 0
+    assert set(data["batch"]["by_workers"]) >= {1, 2} or set(data["batch"]["by_workers"]) >= {"1", "2"}
+    assert data["memory"]["peak_mb"] > 0
+
+
+def test_bench_writes_the_expected_keys(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(bench, "QUICK", TINY)
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--json", str(out)]) == 0
+    data = json.loads(out.read_text(encoding="utf-8"))
+    check_figures(data)
+    assert set(data["ratio_vs_boltzmann"]) == {"60", "120"}
+    assert "cost_10000_vs_1000" not in data["scaling"]  # only when both sizes are on the curve
+    assert "µs" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("H2CHAIN_BENCH"), reason="the real --quick benchmark; set H2CHAIN_BENCH=1")
+def test_bench_quick(tmp_path):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--json", str(out)]) == 0
+    data = json.loads(out.read_text(encoding="utf-8"))
+    check_figures(data)
+    assert set(data["ratio_vs_boltzmann"]) == {"1000", "10000"}
+    assert "cost_10000_vs_1000" in data["scaling"]
