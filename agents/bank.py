@@ -256,8 +256,8 @@ class Bank(Agent):
         for loan in self.loans:
             if loan.status != PERFORMING or loan.start_month == month:
                 continue  # interest runs from the month after disbursement
-            s = self.subsidy_now(loan)
-            if loan.is_bullet:
+            s = loan.subsidy_rate if month <= loan.subsidy_until_month else 0.0  # subsidy_now(loan)
+            if loan.instalment_wan == 0.0:  # bullet
                 loan.accrued_interest_wan += loan.outstanding_wan * (loan.contract_rate - s) / 12.0
             subsidy_owed += loan.outstanding_wan * s / 12.0
         if subsidy_owed > 0:

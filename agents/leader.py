@@ -106,14 +106,17 @@ class ChainLeader(FixedAgent):
     def pay_invoices(self) -> None:
         m = self.model
         delay = self.payment_delay_months()
+        month = m.month
+        balances = m.ledger.balances
+        account = self.account
         still_open = []
         for inv in self.payables:
             if inv.paid or inv.written_off:
                 continue
-            if inv.due_month + delay <= m.month and self.cash_wan >= inv.amount_wan:
-                m.pay_invoice(self.account, inv)
+            if inv.due_month + delay <= month and balances[account] >= inv.amount_wan:
+                m.pay_invoice(account, inv)
             else:
-                if inv.due_month <= m.month:
+                if inv.due_month <= month:
                     self.late_invoices += 1
                 still_open.append(inv)
         self.payables = still_open

@@ -478,12 +478,15 @@ class SME(FixedAgent):
 
     def pay_suppliers(self) -> None:
         m = self.model
+        month = m.month
+        balances = m.ledger.balances
+        account = self.account
         keep = []
         for inv in self.payables:
             if inv.paid or inv.written_off:
                 continue
-            if inv.due_month <= m.month:
-                m.pay_invoice_up_to(self.account, inv, self.cash_wan)
+            if inv.due_month <= month:
+                m.pay_invoice_up_to(account, inv, balances[account])
             if not inv.paid:
                 keep.append(inv)
         self.payables = keep
