@@ -65,7 +65,7 @@ def register(subparsers) -> None:
     c = subparsers.add_parser(
         "compare", help="paired batch over scenarios: means, 95%% CIs, differences to a baseline",
         description="Run each scenario --reps times with common random numbers (replication k uses the "
-                    "same seed in every scenario) and report each KPI's mean and 95%% CI and the paired "
+                    "same seed in every scenario) and report each KPI's mean and 95% CI and the paired "
                     "difference to the baseline. With no scenarios: the main job ("
                     + ", ".join(MAIN_JOB) + f") with {MAIN_JOB_REPS} replications of {MAIN_JOB_MONTHS} months "
                     f"(about two minutes on 2 cores). Exit status 1 if any run failed.")

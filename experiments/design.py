@@ -161,9 +161,11 @@ def sensitivity(design: str, ranges: list[ParamRange], points: list[dict[str, fl
         elif design == "lhs":
             from SALib.analyze import rbd_fast
 
-            if len(points) < 2 * len(ranges) + 1:
-                return None
-            res = rbd_fast.analyze(prob, x, y, seed=seed)
+            if len(points) < 16:
+                return None  # too few points for a spectral estimate
+            # RBD-FAST needs many more points than harmonics; 10 is SALib's default
+            harmonics = int(min(10, max(1, (len(points) - 1) // 8)))
+            res = rbd_fast.analyze(prob, x, y, M=harmonics, seed=seed)
             for i, name in enumerate(prob["names"]):
                 rows.append({"param": name, "index": "S1", "value": float(res["S1"][i]), "conf": float(res["S1_conf"][i])})
     return rows
