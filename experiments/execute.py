@@ -28,7 +28,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
-from experiments.store import ResultsStore, make_run_id, now_iso
+from experiments.store import ResultsStore, encode_monthly, make_run_id, now_iso
 
 log = logging.getLogger(__name__)
 
@@ -84,16 +84,15 @@ def run_task(run_fn: Callable | None, params, seed: int, months: int) -> dict[st
     """
     fn = run_fn if run_fn is not None else default_run_fn()
     t0 = time.perf_counter()
+    params_json = json.dumps(params.canonical(), sort_keys=True, ensure_ascii=False)  # here, not in the parent
     try:
         result = fn(params, seed, months)
-        frame = result.monthly
-        names = [c for c in frame.columns if c != "month"]
-        monthly = ([int(m) for m in frame["month"]], names, frame[names].to_numpy(dtype=object).tolist())
-        return {"status": "ok", "summary": dict(result.summary), "monthly": monthly,
+        monthly = encode_monthly(result.monthly)
+        return {"status": "ok", "summary": dict(result.summary), "monthly": monthly, "params_json": params_json,
                 "error": None, "wall_s": time.perf_counter() - t0}
     except Exception as exc:  # noqa: BLE001 - a run's failure must not stop the batch
         text = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
-        return {"status": "failed", "summary": None, "monthly": None, "error": text,
+        return {"status": "failed", "summary": None, "monthly": None, "params_json": params_json, "error": text,
                 "wall_s": time.perf_counter() - t0}
 
 
@@ -153,7 +152,8 @@ def execute(specs: Sequence[RunSpec], store: ResultsStore, *, run_fn: Callable |
         row = {
             "run_id": spec.run_id, "label": spec.label, "point": spec.point, "rep": spec.rep,
             "seed": spec.seed, "months": spec.months, "params_hash": spec.params_hash,
-            "params_json": json.dumps(spec.params.canonical(), sort_keys=True, ensure_ascii=False),
+            "params_json": payload.get("params_json") or json.dumps(spec.params.canonical(), sort_keys=True,
+                                                                    ensure_ascii=False),
             "code_version": spec.code_version, "status": payload["status"], "error": payload["error"],
             "wall_s": payload["wall_s"], "finished_at": now_iso(),
         }

@@ -5,7 +5,11 @@ Tables
   params_hash, params_json, code_version, status 'ok'|'failed', error, wall_s, finished_at)
   and one column per summary KPI, added as new KPI names appear.
 - `monthly`: long format (run_id, month, kpi, value), because the monthly columns differ
-  between scenarios (one per credit package).
+  between scenarios (one per credit package). It is a view over `monthly_series`, which
+  holds one row per run and KPI with the monthly values as a JSON array (`first_month`
+  is the month of the first value): a 60-month run with 35 KPIs is 35 rows to write, not
+  2,100, which keeps the store's cost per run in the low milliseconds. Any SQLite client
+  reads the view (`SELECT * FROM monthly WHERE kpi = 'npl_ratio'`).
 - `manifest`: key/value facts about the experiment (what it is, the first command line,
   code version, package versions, start time, master seed).
 - `invocations`: one row per command that worked on the store (the first and each resume).
@@ -50,13 +54,16 @@ CREATE TABLE IF NOT EXISTS runs (
     wall_s REAL,
     finished_at TEXT
 );
-CREATE TABLE IF NOT EXISTS monthly (
+CREATE TABLE IF NOT EXISTS monthly_series (
     run_id TEXT NOT NULL,
-    month INTEGER NOT NULL,
     kpi TEXT NOT NULL,
-    value REAL,
-    PRIMARY KEY (run_id, kpi, month)
+    first_month INTEGER NOT NULL,
+    vals TEXT NOT NULL,
+    PRIMARY KEY (run_id, kpi)
 ) WITHOUT ROWID;
+CREATE VIEW IF NOT EXISTS monthly AS
+    SELECT s.run_id AS run_id, s.first_month + CAST(j.key AS INTEGER) AS month, s.kpi AS kpi, j.value AS value
+    FROM monthly_series s, json_each(s.vals) j;
 CREATE TABLE IF NOT EXISTS manifest (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS invocations (
     started_at TEXT NOT NULL, command_line TEXT, code_version TEXT, git_commit TEXT, packages TEXT
@@ -70,6 +77,32 @@ def make_run_id(label: str, params_hash: str, seed: int, months: int, code_versi
     """Content address of a run: same scenario, parameters, seed, months and code -> same id."""
     blob = f"{label}|{params_hash}|{int(seed)}|{int(months)}|{code_version}"
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:20]
+
+
+def encode_monthly(frame) -> tuple[tuple[str, int, str], ...]:
+    """A monthly frame (a `month` column + one column per KPI) as (kpi, first_month, JSON values).
+
+    Months missing between the first and the last are stored as null; so are NaN values.
+    Runs in the worker, so the parent only inserts rows.
+    """
+    import numpy as np
+
+    months = np.asarray(frame["month"], dtype=int)
+    if len(months) == 0:
+        return ()
+    first = int(months.min())
+    pos = months - first
+    n = int(months.max()) - first + 1
+    out = []
+    for name in frame.columns:
+        if name == "month":
+            continue
+        col = frame[name]
+        vals: list[Any] = [None] * n
+        for i, v in zip(pos, col.tolist()):
+            vals[i] = _num(v)
+        out.append((str(name), first, json.dumps(vals, separators=(",", ":"))))
+    return tuple(out)
 
 
 def now_iso() -> str:
@@ -146,11 +179,11 @@ class ResultsStore:
         return out
 
     def write_run(self, row: Mapping[str, Any], summary: Mapping[str, Any] | None,
-                  monthly: tuple[list[int], list[str], list[list[Any]]] | None) -> None:
-        """Write one finished run (and its monthly rows) in one transaction.
+                  monthly: Iterable[tuple[str, int, str]] | None) -> None:
+        """Write one finished run (and its monthly series) in one transaction.
 
         `row` holds the fixed columns; `summary` the KPIs (None for a failed run);
-        `monthly` is (months, kpi names, values[month index][kpi index]) or None.
+        `monthly` is `encode_monthly(frame)` or None.
         A run that was stored before (a failed run being retried) is replaced.
         """
         summary = dict(summary or {})
@@ -160,18 +193,17 @@ class ResultsStore:
                 col = self._column_for(k)
                 self.conn.execute(f'ALTER TABLE runs ADD COLUMN "{col}" REAL')
                 self._kpi_columns.add(col)
-            self.conn.execute("DELETE FROM monthly WHERE run_id = ?", (row["run_id"],))
+            self.conn.execute("DELETE FROM monthly_series WHERE run_id = ?", (row["run_id"],))
             cols = list(FIXED_COLUMNS) + [self._column_for(k) for k in summary]
             vals = [row.get(c) for c in FIXED_COLUMNS] + [_num(v) for v in summary.values()]
             self.conn.execute(
                 f"INSERT OR REPLACE INTO runs ({','.join(f'{chr(34)}{c}{chr(34)}' for c in cols)}) "
                 f"VALUES ({','.join('?' * len(cols))})", vals)
             if monthly is not None:
-                months, names, values = monthly
                 rid = row["run_id"]
                 self.conn.executemany(
-                    "INSERT INTO monthly (run_id, month, kpi, value) VALUES (?, ?, ?, ?)",
-                    ((rid, m, name, _num(v)) for m, vrow in zip(months, values) for name, v in zip(names, vrow)))
+                    "INSERT INTO monthly_series (run_id, kpi, first_month, vals) VALUES (?, ?, ?, ?)",
+                    ((rid, kpi, first, vals) for kpi, first, vals in monthly))
         if new:
             # another connection (a resumed run) may have added columns too
             self._kpi_columns = self._load_kpi_columns()
@@ -198,16 +230,30 @@ class ResultsStore:
         """Long monthly rows joined with label, point, rep (for fan charts and exports)."""
         import pandas as pd
 
-        q = ("SELECT m.run_id, r.label, r.point, r.rep, m.month, m.kpi, m.value FROM monthly m "
+        q = ("SELECT s.run_id, r.label, r.point, r.rep, s.kpi, s.first_month, s.vals FROM monthly_series s "
              "JOIN runs r USING (run_id) WHERE r.status = 'ok'")
         args: list[Any] = []
         if kpis is not None:
             kpis = list(kpis)
-            q += f" AND m.kpi IN ({','.join('?' * len(kpis))})"
+            q += f" AND s.kpi IN ({','.join('?' * len(kpis))})"
             args += kpis
-        frame = pd.read_sql_query(q, self.conn, params=args)
-        if run_ids is not None:
-            frame = frame[frame["run_id"].isin(set(run_ids))].reset_index(drop=True)
+        wanted = set(run_ids) if run_ids is not None else None
+        cols: dict[str, list] = {k: [] for k in ("run_id", "label", "point", "rep", "month", "kpi", "value")}
+        for run_id, label, point, rep, kpi, first, vals in self.conn.execute(q, args):
+            if wanted is not None and run_id not in wanted:
+                continue
+            values = json.loads(vals)
+            n = len(values)
+            cols["run_id"] += [run_id] * n
+            cols["label"] += [label] * n
+            cols["point"] += [point] * n
+            cols["rep"] += [rep] * n
+            cols["month"] += range(first, first + n)
+            cols["kpi"] += [kpi] * n
+            cols["value"] += values
+        frame = pd.DataFrame(cols)
+        frame["value"] = pd.to_numeric(frame["value"], errors="coerce").astype(float)
+        frame["month"] = frame["month"].astype(int)
         return frame
 
     def design_frame(self):

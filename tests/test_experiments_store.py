@@ -102,6 +102,12 @@ def test_store_holds_runs_kpis_and_monthly_long_format(tmp_path):
         # the package column differs between scenarios: both are kept
         assert {"credit_collateral_wan", "credit_tech_credit_wan"} <= set(monthly["kpi"])
         assert monthly.groupby("run_id").size().eq(13 * 3).all()
+        # the SQL view `monthly` is the same long table
+        view = pd.read_sql_query("SELECT run_id, month, kpi, value FROM monthly", store.conn)
+        mine = monthly[["run_id", "month", "kpi", "value"]]
+        key = ["run_id", "kpi", "month"]
+        pd.testing.assert_frame_equal(view.sort_values(key).reset_index(drop=True),
+                                      mine.sort_values(key).reset_index(drop=True), check_dtype=False)
         # seeds are shared across scenarios (common random numbers)
         by = runs.pivot(index="rep", columns="label", values="seed")
         assert (by["a"] == by["b"]).all()
