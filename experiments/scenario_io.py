@@ -63,8 +63,7 @@ def toml_value(text: str) -> Any:
 def scenario_names() -> list[str]:
     lib = _scenarios()
     if lib is not None and hasattr(lib, "list_scenarios"):
-        found = lib.list_scenarios()
-        return [getattr(s, "name", s) for s in found]
+        return [row[0] if isinstance(row, (tuple, list)) else getattr(row, "name", row) for row in lib.list_scenarios()]
     return ["baseline"]
 
 
@@ -73,10 +72,8 @@ def load(name: str, overrides: Mapping[str, Any] | None = None, stress: str | No
     overrides = dict(overrides or {})
     lib = _scenarios()
     if lib is not None:
-        params = lib.load_scenario(name, overrides=overrides)
-        if stress:
-            params = lib.apply_stress(params, stress)
-        return params
+        # overrides come from --set: the library names that source in its messages
+        return lib.load_scenario(name, overrides=overrides, where="--set", stress=stress or None)
     if name != "baseline":
         from experiments.cli import UserError
 
