@@ -76,12 +76,15 @@ def compare_tables(runs: pd.DataFrame, labels: Sequence[str], baseline: str,
 def format_compare(summary: pd.DataFrame, diffs: pd.DataFrame, kpis: Sequence[str], labels: Sequence[str],
                    baseline: str) -> str:
     """A plain-text table: KPI x scenario, mean [95% CI] and difference to baseline [95% CI]."""
+    def num(v):
+        return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+
     def fmt(m, lo, hi):
         if not np.isfinite(m):
             return "n/a"
         if not (np.isfinite(lo) and np.isfinite(hi)):
-            return f"{m:.4g}"
-        return f"{m:.4g} [{lo:.4g}, {hi:.4g}]"
+            return num(m)
+        return f"{num(m)} [{num(lo)}, {num(hi)}]"
 
     lines = []
     for kpi in kpis:
@@ -97,11 +100,13 @@ def format_compare(summary: pd.DataFrame, diffs: pd.DataFrame, kpis: Sequence[st
             rows.append((lb, fmt(r["mean"], r["lo"], r["hi"]), diff, int(r["n"])))
         if not rows:
             continue
-        w0 = max(len(kpi), *(len(r[0]) for r in rows))
+        w0 = max(len(kpi), *(len(r[0]) + 2 for r in rows))
         w1 = max(len("mean [95% CI]"), *(len(r[1]) for r in rows))
-        lines.append(f"{kpi:<{w0}}  {'mean [95% CI]':<{w1}}  diff to {baseline} [95% CI]   n")
+        head2 = f"diff to {baseline} [95% CI]"
+        w2 = max(len(head2), *(len(r[2]) for r in rows))
+        lines.append(f"{kpi:<{w0}}  {'mean [95% CI]':<{w1}}  {head2:<{w2}}  {'n':>3}")
         for lb, m, df, n in rows:
-            lines.append(f"  {lb:<{w0 - 2}}  {m:<{w1}}  {df:<{len(baseline) + 22}}{n:>3}")
+            lines.append(f"  {lb:<{w0 - 2}}  {m:<{w1}}  {df:<{w2}}  {n:>3}")
         lines.append("")
     return "\n".join(lines)
 

@@ -226,7 +226,8 @@ def build_compare_outputs(store, labels, baseline, run_ids=None, *, lang="en", q
     diffs.to_csv(out / "compare_paired.csv", index=False)
     kpis = list(dict.fromkeys(summary["kpi"])) if not summary.empty else []
     if not quiet and kpis:
-        print(analysis.format_compare(summary, diffs, kpis, labels, baseline))
+        print(analysis.format_compare(summary, diffs, analysis.headline(kpis), labels, baseline))
+        print(f"(all {len(kpis)} outputs: {out / 'compare_summary.csv'} and {out / 'compare_paired.csv'})")
     paths = []
     if figures and kpis:
         from experiments import figures as fig

@@ -92,10 +92,10 @@ def save(fig, out_dir: str | Path, name: str) -> list[Path]:
     return paths
 
 
-def _grid(n: int, ncols: int = 3, w: float = 3.6, h: float = 2.8):
+def _grid(n: int, ncols: int = 3, w: float = 3.6, h: float = 2.8, sharey: bool = False):
     ncols = max(1, min(ncols, n))
     nrows = max(1, math.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(w * ncols, h * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(w * ncols, h * nrows), squeeze=False, sharey=sharey)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     return fig, list(axes.flat[:n])
@@ -107,24 +107,49 @@ def _err(mean, lo, hi):
     return np.vstack([lo, hi])
 
 
+def _compact(ax, axis: str = "x") -> None:
+    """Readable tick numbers (1.2e+05 -> 120,000; no offset text)."""
+    from matplotlib.ticker import FuncFormatter
+
+    fmt = FuncFormatter(lambda v, _pos: f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}")
+    (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(fmt)
+
+
+def _label_rows(fig, axes, ys, labels) -> None:
+    """Scenario names on the y axis of the first column only (panels share the y axis)."""
+    for ax in axes:
+        ax.set_yticks(ys, labels)
+        ax.tick_params(axis="y", labelleft=ax.get_subplotspec().is_first_col())
+        ax.set_ylim(-0.6, len(labels) - 0.4)
+
+
 def comparison_bars(table: pd.DataFrame, kpis: Sequence[str], labels: Sequence[str], out_dir, *,
                     lang: str = "en", title_of: Callable[[str], str] = str, name: str = "compare_bars") -> list[Path]:
-    """Bars of each KPI's mean with 95% CI error bars, one panel per KPI.
+    """Horizontal bars of each KPI's mean with 95% CI error bars, one panel per KPI.
 
-    `table` has columns label, kpi, mean, lo, hi.
+    `table` has columns label, kpi, mean, lo, hi. A missing value (e.g. a loss ratio where
+    nothing was insured) is marked n/a.
     """
     kpis = [k for k in kpis if k in set(table["kpi"])]
     if not kpis:
         return []
-    fig, axes = _grid(len(kpis))
+    labels = list(labels)
+    fig, axes = _grid(len(kpis), w=3.3, h=0.9 + 0.32 * len(labels), sharey=True)
+    ys = np.arange(len(labels))[::-1]
+    colors = [PALETTE(i % 10) for i in range(len(labels))]
     for ax, kpi in zip(axes, kpis):
         rows = table[table["kpi"] == kpi].set_index("label").reindex(labels)
         mean = rows["mean"].to_numpy(dtype=float)
-        ax.bar(range(len(labels)), np.nan_to_num(mean), color=[PALETTE(i % 10) for i in range(len(labels))],
-               yerr=_err(mean, rows["lo"].to_numpy(dtype=float), rows["hi"].to_numpy(dtype=float)), capsize=3)
-        ax.set_xticks(range(len(labels)), [title_of(lb) for lb in labels], rotation=35, ha="right")
+        ax.barh(ys, np.nan_to_num(mean), color=colors, height=0.7,
+                xerr=_err(mean, rows["lo"].to_numpy(dtype=float), rows["hi"].to_numpy(dtype=float)), capsize=2)
+        for y, m in zip(ys, mean):
+            if not np.isfinite(m):
+                ax.text(0, y, " n/a", va="center", ha="left", fontsize=8, color="0.4")
         ax.set_title(kpi_label(kpi, lang))
-    fig.suptitle(text("mean_ci", lang), y=1.0)
+        ax.axvline(0.0, color="0.3", lw=0.6)
+        _compact(ax)
+    _label_rows(fig, axes, ys, [title_of(lb) for lb in labels])
+    fig.suptitle(text("mean_ci", lang))
     fig.tight_layout()
     return save(fig, out_dir, name)
 
@@ -139,17 +164,21 @@ def forest(diffs: pd.DataFrame, kpis: Sequence[str], labels: Sequence[str], base
     kpis = [k for k in kpis if k in set(diffs["kpi"])]
     if not kpis or not labels:
         return []
-    fig, axes = _grid(len(kpis), h=0.5 + 0.45 * len(labels) + 0.8)
+    fig, axes = _grid(len(kpis), w=3.3, h=0.9 + 0.32 * len(labels), sharey=True)
     ys = np.arange(len(labels))[::-1]
     for ax, kpi in zip(axes, kpis):
         rows = diffs[diffs["kpi"] == kpi].set_index("label").reindex(labels)
         d = rows["diff"].to_numpy(dtype=float)
         ax.errorbar(d, ys, xerr=_err(d, rows["lo"].to_numpy(dtype=float), rows["hi"].to_numpy(dtype=float)),
-                    fmt="o", color="black", ecolor="0.3", capsize=3)
+                    fmt="o", ms=4, color="black", ecolor="0.3", capsize=2)
+        for y, v in zip(ys, d):
+            if not np.isfinite(v):
+                ax.text(0, y, " n/a", va="center", ha="left", fontsize=8, color="0.4")
         ax.axvline(0.0, color="0.6", lw=0.8, ls="--")
-        ax.set_yticks(ys, [title_of(lb) for lb in labels])
         ax.set_title(kpi_label(kpi, lang))
-    fig.suptitle(text("diff", lang, base=title_of(baseline)), y=1.0)
+        _compact(ax)
+    _label_rows(fig, axes, ys, [title_of(lb) for lb in labels])
+    fig.suptitle(text("diff", lang, base=title_of(baseline)))
     fig.tight_layout()
     return save(fig, out_dir, name)
 
@@ -176,9 +205,11 @@ def fan_charts(monthly: pd.DataFrame, kpis: Sequence[str], labels: Sequence[str]
             ax.plot(q.index, q[0.5], color=color, lw=1.5, label=title_of(lb))
         ax.set_title(kpi_label(kpi, lang))
         ax.set_xlabel(text("month", lang))
-    axes[0].legend(fontsize=8, frameon=False)
-    fig.suptitle(text("fan", lang), y=1.0)
-    fig.tight_layout()
+        _compact(ax, "y")
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.suptitle(text("fan", lang))
+    fig.tight_layout(rect=(0, 0.1 if len(names) > 3 else 0.06, 1, 1))
+    fig.legend(handles, names, loc="lower center", ncols=min(3, max(1, len(names))), fontsize=8, frameon=False)
     return save(fig, out_dir, name)
 
 

@@ -72,7 +72,9 @@ def load(name: str, overrides: Mapping[str, Any] | None = None, stress: str | No
     overrides = dict(overrides or {})
     lib = _scenarios()
     if lib is not None:
-        # overrides come from --set: the library names that source in its messages
+        # overrides come from --set, names from the command line: messages say which
+        if hasattr(lib, "resolve"):
+            return lib.resolve(name, overrides, where="--set", stress=stress or None, name_where="command line").params
         return lib.load_scenario(name, overrides=overrides, where="--set", stress=stress or None)
     if name != "baseline":
         from experiments.cli import UserError
