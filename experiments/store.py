@@ -213,10 +213,13 @@ class ResultsStore:
         """Summary KPI columns in the order they were added."""
         return [c for c in self._columns() if c not in FIXED_COLUMNS]
 
-    def runs_frame(self, status: str | None = None, run_ids: Iterable[str] | None = None):
+    def runs_frame(self, status: str | None = None, run_ids: Iterable[str] | None = None, *,
+                   with_params: bool = False):
+        """The runs table as a frame (params_json, the bulky column, only if asked)."""
         import pandas as pd
 
-        q = "SELECT * FROM runs"
+        cols = "*" if with_params else ",".join(f'"{c}"' for c in self._columns() if c != "params_json")
+        q = f"SELECT {cols} FROM runs"
         args: list[Any] = []
         if status is not None:
             q += " WHERE status = ?"
@@ -269,7 +272,7 @@ class ResultsStore:
         """Write runs and monthly tables as CSV or Parquet files; returns the paths."""
         out_dir = Path(directory) if directory is not None else self.directory
         out_dir.mkdir(parents=True, exist_ok=True)
-        runs = self.runs_frame()
+        runs = self.runs_frame(with_params=True)
         monthly = self.monthly_frame()
         paths = []
         for name, frame in (("runs", runs), ("monthly", monthly)):

@@ -33,7 +33,7 @@ def _specs(reps=2, months=4):
 
 
 def _dump(store: ResultsStore):
-    runs = store.runs_frame().drop(columns=["wall_s", "finished_at"]).sort_values("run_id").reset_index(drop=True)
+    runs = store.runs_frame(with_params=True).drop(columns=["wall_s", "finished_at"]).sort_values("run_id").reset_index(drop=True)
     monthly = store.monthly_frame().sort_values(["run_id", "kpi", "month"]).reset_index(drop=True)
     return runs, monthly
 

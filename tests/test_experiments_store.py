@@ -82,7 +82,7 @@ def _specs(reps=6, months=12, labels=("a", "b")):
 
 
 def _dump(store: ResultsStore) -> tuple[pd.DataFrame, pd.DataFrame]:
-    runs = store.runs_frame().drop(columns=["wall_s", "finished_at"]).sort_values("run_id").reset_index(drop=True)
+    runs = store.runs_frame(with_params=True).drop(columns=["wall_s", "finished_at"]).sort_values("run_id").reset_index(drop=True)
     monthly = store.monthly_frame().sort_values(["run_id", "kpi", "month"]).reset_index(drop=True)
     return runs, monthly
 
