@@ -31,6 +31,7 @@ MAIN_JOB_MONTHS = 36
 DEFAULT_REPS = 30
 DEFAULT_MONTHS = 60
 DEFAULT_SEED = 20260601
+SWEEP_REPS = 3
 
 
 # ---------------------------------------------------------------------------------------
@@ -40,8 +41,11 @@ DEFAULT_SEED = 20260601
 
 def _batch_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("batch")
-    g.add_argument("--reps", type=int, default=None, help="replications per scenario or design point")
-    g.add_argument("--months", type=int, default=None, help="months to simulate")
+    g.add_argument("--reps", type=int, default=None,
+                   help=f"replications per scenario or design point (compare: {DEFAULT_REPS}, main job "
+                        f"{MAIN_JOB_REPS}; sweep: {SWEEP_REPS})")
+    g.add_argument("--months", type=int, default=None,
+                   help=f"months to simulate ({DEFAULT_MONTHS}; main job {MAIN_JOB_MONTHS})")
     g.add_argument("--seed", type=int, default=DEFAULT_SEED,
                    help=f"master seed; replication k gets the k-th SeedSequence child (default {DEFAULT_SEED})")
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -79,10 +83,12 @@ def register(subparsers) -> None:
         "sweep", help="parameter sweep or sensitivity design (grid, lhs, sobol, morris)",
         description="Vary parameters of one scenario over a design and report KPIs per design point; "
                     "lhs/sobol/morris samples and sensitivity indices come from SALib.")
-    s.add_argument("scenario", metavar="SCENARIO")
+    s.add_argument("scenario", metavar="SCENARIO", help="the scenario whose parameters are varied")
     s.add_argument("--param", action="append", default=[], required=True, metavar="KEY=LO:HI[:N]",
                    help="a swept parameter and its range; N points for the grid design (repeatable)")
-    s.add_argument("--design", choices=("grid", "lhs", "sobol", "morris"), default="grid")
+    s.add_argument("--design", choices=("grid", "lhs", "sobol", "morris"), default="grid",
+                   help="grid: every combination (default); lhs: Latin hypercube + RBD-FAST indices; "
+                        "sobol: Saltelli/Sobol sample + Sobol indices; morris: elementary effects")
     s.add_argument("--n", type=int, default=16,
                    help="SALib base sample size (lhs: points; sobol: N(D+2) points; morris: trajectories)")
     _batch_options(s)
@@ -90,11 +96,11 @@ def register(subparsers) -> None:
 
     r = subparsers.add_parser("report", help="rebuild tables and figures of a stored experiment",
                               description="Read DIR/results.sqlite and rebuild the tables and figures.")
-    r.add_argument("dir", metavar="DIR")
-    r.add_argument("--export", choices=("csv", "parquet"), default=None)
-    r.add_argument("--lang", choices=("en", "zh"), default="en")
-    r.add_argument("--quiet", action="store_true")
-    r.add_argument("--no-figures", action="store_true")
+    r.add_argument("dir", metavar="DIR", help="an experiment directory written by compare or sweep")
+    r.add_argument("--export", choices=("csv", "parquet"), default=None, help="also export runs and monthly tables")
+    r.add_argument("--lang", choices=("en", "zh"), default="en", help="language of figure labels")
+    r.add_argument("--quiet", action="store_true", help="print nothing")
+    r.add_argument("--no-figures", action="store_true", help="tables only")
     r.set_defaults(func=cmd_report)
 
 
@@ -273,7 +279,7 @@ def plan_sweep(args) -> dict[str, Any]:
             params.append(base.replace(**point))
         except ParameterError as exc:
             raise ParameterError(exc.key, exc.problem, "--param") from None
-    reps = args.reps if args.reps is not None else 3
+    reps = args.reps if args.reps is not None else SWEEP_REPS
     months = args.months if args.months is not None else DEFAULT_MONTHS
     seeds = replication_seeds(args.seed, reps)
     cv = code_version()
