@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from experiments.stats import mean_ci, paired_ci
+from experiments.stats import mean_ci, paired_ci, ratio_of_paired_differences
 from experiments.store import FIXED_COLUMNS
 
 # Outputs shown first in printed tables and figures (DOMAIN.md §4), when present.
@@ -73,6 +73,44 @@ def compare_tables(runs: pd.DataFrame, labels: Sequence[str], baseline: str,
     return pd.DataFrame(summary_rows), pd.DataFrame(diff_rows)
 
 
+# Cost-effectiveness against the baseline (DOMAIN.md §4): extra fiscal cost per extra unit
+# of an outcome, from paired differences. name -> (numerator KPI, denominator KPI).
+COST_EFFECTIVENESS = {
+    "fiscal_cost_per_extra_surviving_sme_wan": ("fiscal_cost_wan", "surviving_smes"),
+    "fiscal_cost_per_extra_rd_success_wan": ("fiscal_cost_wan", "rd_successes"),
+}
+
+
+def cost_effectiveness(runs: pd.DataFrame, labels: Sequence[str], baseline: str,
+                       n_smes: dict[str, float] | None = None, level: float = 0.95) -> pd.DataFrame:
+    """Extra fiscal cost per extra surviving SME / R&D success against the baseline.
+
+    Ratio of the mean paired differences (replication k against replication k of the
+    baseline) with a bootstrap CI over replications; NaN where the outcome does not
+    improve on average. Surviving SMEs = sme_survival_rate x n_smes of the run
+    (`n_smes`: run_id -> number of SMEs).
+    """
+    runs = latest_per_replication(runs).copy()
+    if "sme_survival_rate" in runs.columns and n_smes:
+        runs["surviving_smes"] = pd.to_numeric(runs["sme_survival_rate"], errors="coerce") * \
+            runs["run_id"].map(n_smes).astype(float)
+    base = runs[runs["label"] == baseline].set_index("rep")
+    rows = []
+    for name, (num, den) in COST_EFFECTIVENESS.items():
+        if num not in runs.columns or den not in runs.columns:
+            continue
+        for label in labels:
+            if label == baseline:
+                continue
+            sub = runs[runs["label"] == label].set_index("rep")
+            reps = sorted(set(sub.index) & set(base.index))
+            col = lambda frame, k: pd.to_numeric(frame.loc[reps, k], errors="coerce").tolist()  # noqa: E731
+            ci = ratio_of_paired_differences(col(sub, num), col(base, num), col(sub, den), col(base, den), level)
+            rows.append({"measure": name, "label": label, "baseline": baseline, "estimate": ci.mean,
+                         "lo": ci.lo, "hi": ci.hi, "n": ci.n})
+    return pd.DataFrame(rows)
+
+
 def format_compare(summary: pd.DataFrame, diffs: pd.DataFrame, kpis: Sequence[str], labels: Sequence[str],
                    baseline: str) -> str:
     """A plain-text table: KPI x scenario, mean [95% CI] and difference to baseline [95% CI]."""
@@ -107,6 +145,24 @@ def format_compare(summary: pd.DataFrame, diffs: pd.DataFrame, kpis: Sequence[st
         lines.append(f"{kpi:<{w0}}  {'mean [95% CI]':<{w1}}  {head2:<{w2}}  {'n':>3}")
         for lb, m, df, n in rows:
             lines.append(f"  {lb:<{w0 - 2}}  {m:<{w1}}  {df:<{w2}}  {n:>3}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def format_costs(costs: pd.DataFrame) -> str:
+    """Plain-text table of the cost-effectiveness measures (n/a: no gain on average)."""
+    def num(v):
+        if not np.isfinite(v):
+            return "inf" if v == np.inf else "n/a"
+        return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+
+    lines = []
+    for measure, sub in costs.groupby("measure", sort=False):
+        w = max(len(measure), *(len(lb) + 2 for lb in sub["label"]))
+        lines.append(f"{measure:<{w}}  estimate [95% bootstrap CI]   n")
+        for r in sub.itertuples():
+            cell = num(r.estimate) if not np.isfinite(r.estimate) else f"{num(r.estimate)} [{num(r.lo)}, {num(r.hi)}]"
+            lines.append(f"  {r.label:<{w - 2}}  {cell:<28} {r.n:>3}")
         lines.append("")
     return "\n".join(lines)
 

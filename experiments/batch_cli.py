@@ -227,12 +227,17 @@ def build_compare_outputs(store, labels, baseline, run_ids=None, *, lang="en", q
 
     runs = store.runs_frame(run_ids=run_ids)
     summary, diffs = analysis.compare_tables(runs, labels, baseline)
+    costs = analysis.cost_effectiveness(runs, labels, baseline, store.param_values("n_smes", run_ids))
     out = store.directory
     summary.to_csv(out / "compare_summary.csv", index=False)
     diffs.to_csv(out / "compare_paired.csv", index=False)
+    if not costs.empty:
+        costs.to_csv(out / "compare_cost_effectiveness.csv", index=False)
     kpis = list(dict.fromkeys(summary["kpi"])) if not summary.empty else []
     if not quiet and kpis:
         print(analysis.format_compare(summary, diffs, analysis.headline(kpis), labels, baseline))
+        if not costs.empty:
+            print(analysis.format_costs(costs))
         print(f"(all {len(kpis)} outputs: {out / 'compare_summary.csv'} and {out / 'compare_paired.csv'})")
     paths = []
     if figures and kpis:
@@ -248,7 +253,7 @@ def build_compare_outputs(store, labels, baseline, run_ids=None, *, lang="en", q
         monthly = store.monthly_frame(kpis=analysis.FAN_KPIS, run_ids=ok_ids)
         if not monthly.empty:
             paths += fig.fan_charts(monthly, analysis.FAN_KPIS, labels, out / "figures", lang=lang, title_of=titles)
-    return {"summary": summary, "diffs": diffs, "figures": paths}
+    return {"summary": summary, "diffs": diffs, "costs": costs, "figures": paths}
 
 
 # ---------------------------------------------------------------------------------------

@@ -229,6 +229,12 @@ class ResultsStore:
             frame = frame[frame["run_id"].isin(set(run_ids))].reset_index(drop=True)
         return frame
 
+    def param_values(self, name: str, run_ids: Iterable[str] | None = None) -> dict[str, Any]:
+        """run_id -> the value of parameter `name` in that run (read from params_json)."""
+        rows = self.conn.execute("SELECT run_id, json_extract(params_json, ?) FROM runs", (f"$.{name}",))
+        wanted = set(run_ids) if run_ids is not None else None
+        return {rid: v for rid, v in rows if wanted is None or rid in wanted}
+
     def monthly_frame(self, kpis: Iterable[str] | None = None, run_ids: Iterable[str] | None = None):
         """Long monthly rows joined with label, point, rep (for fan charts and exports)."""
         import pandas as pd

@@ -196,3 +196,30 @@ def test_compare_tables_pair_by_replication(tmp_path):
     assert row["n"] == 6
     s = summary[(summary["kpi"] == "credit_mobilised_wan") & (summary["label"] == "c")].iloc[0]
     assert s["mean"] == pytest.approx(c.mean())
+
+
+def test_ratio_of_paired_differences_by_hand():
+    from experiments.stats import ratio_of_paired_differences
+
+    # extra cost [10, 20, 30] for extra survivors [1, 2, 3]: 20 / 2 = 10 in every resample
+    ci = ratio_of_paired_differences([110, 120, 130], [100, 100, 100], [6, 7, 8], [5, 5, 5])
+    assert ci.mean == pytest.approx(10.0) and ci.lo == pytest.approx(10.0) and ci.hi == pytest.approx(10.0)
+    # mean gain (1 - 2 + 3) / 3 > 0 but some resamples have none: unbounded upper end
+    wide = ratio_of_paired_differences([10, 20, 30], [0, 0, 0], [1, -2, 3], [0, 0, 0])
+    assert wide.mean == pytest.approx(60 / 2) and wide.hi == math.inf
+    # no gain on average: undefined
+    assert math.isnan(ratio_of_paired_differences([1, 2], [0, 0], [-1, 0], [0, 0]).mean)
+
+
+def test_cost_effectiveness_uses_surviving_smes():
+    runs = pd.DataFrame({
+        "run_id": ["b0", "b1", "p0", "p1"], "label": ["base", "base", "pol", "pol"], "point": [None] * 4,
+        "rep": [0, 1, 0, 1], "status": ["ok"] * 4, "finished_at": ["t"] * 4,
+        "fiscal_cost_wan": [0.0, 0.0, 100.0, 300.0], "sme_survival_rate": [0.5, 0.6, 0.6, 0.7],
+        "rd_successes": [1, 2, 3, 4],
+    })
+    costs = analysis.cost_effectiveness(runs, ["base", "pol"], "base", {r: 100 for r in runs["run_id"]})
+    by = costs.set_index("measure")["estimate"]
+    # extra cost 200 on average; extra survivors (10 + 10) / 2 = 10; extra R&D successes 2
+    assert by["fiscal_cost_per_extra_surviving_sme_wan"] == pytest.approx(20.0)
+    assert by["fiscal_cost_per_extra_rd_success_wan"] == pytest.approx(100.0)
