@@ -413,8 +413,8 @@ def _finish(outcome, out: Path, quiet: bool) -> int:
         print(f"{out}: {outcome.ok} runs done, {outcome.skipped} already stored, {outcome.failed} failed "
               f"({outcome.wall_s:.1f} s)")
     if outcome.failed:
-        print(f"h2chain: {outcome.failed} run(s) failed; errors are in {out}/results.sqlite (runs.error); "
-              f"re-run with --retry-failed", file=sys.stderr)
+        print(f"h2chain: {outcome.failed} run(s) failed (first: {outcome.errors[0]}); tracebacks are in "
+              f"{out}/results.sqlite (runs.error); re-run with --retry-failed", file=sys.stderr)
         return 1
     return 0
 
