@@ -212,3 +212,20 @@ def test_sweep_sampled_designs_give_sensitivity_indices(fake_model, tmp_path, de
     s = sens[(sens["kpi"] == "credit_mobilised_wan")].set_index(["param", "index"])["value"]
     first = s.index.get_level_values("index")[0]
     assert s[("fund_coverage", first)] > s[("term_loan_months", first)]
+
+
+def test_failing_runs_through_the_cli(fake_model, monkeypatch, tmp_path, capsys):
+    from exp_fakes import flaky_run
+
+    monkeypatch.setattr(experiments.runner, "run", flaky_run)
+    out = tmp_path / "flaky"
+    argv = ["compare", "a", "b", "--reps", "6", "--months", "4", "--jobs", "1", "--out", str(out), "--quiet",
+            "--no-figures", "--export", "csv"]
+    assert main(argv) == 1  # the batch completes; failures make the exit status 1
+    assert "boom at seed" in capsys.readouterr().err
+    runs = pd.read_csv(out / "runs.csv")
+    assert len(runs) == 12 and 0 < (runs["status"] == "failed").sum() < 12
+    assert (out / "compare_summary.csv").exists()
+    monkeypatch.setattr(experiments.runner, "run", fake_run)
+    assert main([*argv, "--retry-failed"]) == 0
+    assert (pd.read_csv(out / "runs.csv")["status"] == "ok").all()
