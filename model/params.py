@@ -277,7 +277,7 @@ class ModelParams(Scenario):
     fund_credit_loan_bonus: Annotated[float, Spec("fund", 0.0, 1.0, "share", "extra fund share for unsecured (credit) loans", "O/P: +5 pp")] = 0.05
     fund_per_loan_cap: Annotated[float, Spec("fund", 0.0, 1.0, "share", "largest fund payout as a share of the loan's principal", "O/P: 50%")] = 0.5
     policy_cover_cap: Annotated[float, Spec("fund", 0.0, 1.0, "share", "all policy cover (insurer + fund) as a share of the loss", "O/P: <= 80%")] = 0.8
-    fund_payout_lag_months: Annotated[int, Spec("fund", 0, 36, "months", "months from NPL to fund payout", "E (6-12)")] = 6
+    fund_payout_lag_months: Annotated[int, Spec("fund", 0, 36, "months", "recovery period: months from NPL until the loss left after recoveries is shared (insurer and fund pay, the bank writes off the rest)", "E (6-12)")] = 6
     fund_max_leverage: Annotated[float, Spec("fund", 0.0, 100.0, "ratio", "largest backed credit per yuan of fund balance", "O/P: >= 10x; observed 5-50x")] = 10.0
 
     # --- policy ----------------------------------------------------------------------
