@@ -18,8 +18,8 @@ from model.instruments import NPL, RESOLVED
 
 # --- (a) collateral-only banks ration light-asset SMEs; a confirmed order gets financed -------------
 
-def _light_asset_economy(packages, seed=5):
-    m = HydrogenChainModel(rng=seed, n_smes=40, offered_packages=packages)
+def _light_asset_economy(packages, seed=5, **kw):
+    m = HydrogenChainModel(rng=seed, n_smes=40, offered_packages=packages, **kw)
     for sme in m.smes:  # set-up: every SME is light-asset with next to no fixed collateral
         sme.collateral_wan = 1.0
         sme.light_asset = True
@@ -27,7 +27,7 @@ def _light_asset_economy(packages, seed=5):
 
 
 def test_collateral_bank_rejects_a_light_asset_sme():
-    m = _light_asset_economy(("collateral",))
+    m = _light_asset_economy(("collateral",), signal_noise=0.0)  # the bank sees quality as it is
     sme = next(s for s in m.smes if s.tier == 1)
     sme.quality = 0.8  # a good firm: only its collateral is missing
     bank = sme.relationship_bank
@@ -89,7 +89,7 @@ def test_confirmed_leader_orders_get_financed_under_order_credit():
 
 
 def test_bank_decides_to_finance_a_confirmed_order_of_a_firm_it_would_not_lend_to():
-    m = _light_asset_economy(("order_credit",))
+    m = _light_asset_economy(("order_credit",), signal_noise=0.0)  # the bank sees quality as it is
     m.step()
     rate = m.params.order_advance_rate
     sme, order = next((s, o) for s in m.smes for o in s.book if o.confirmed and o.buyer in m.leaders
@@ -378,7 +378,8 @@ def test_government_stop_loss_is_paid_yearly_above_the_limit():
     (dict(interest_subsidy_share=0.5, interest_subsidy_cap_pp=1.0), lambda rate: 0.01)],
     ids=["1.5pp", "30pct", "50pct-capped", "cap-1pp"])
 def test_interest_subsidy_is_paid_by_the_budget_and_the_borrower_pays_the_rest(lever, rule):
-    m = HydrogenChainModel(rng=2, n_smes=20, offered_packages=(), audit=True, **lever)
+    # signal_noise 0: the bank sees the firm's quality as it is, so the set-up loan is approved
+    m = HydrogenChainModel(rng=2, n_smes=20, offered_packages=(), signal_noise=0.0, audit=True, **lever)
     sme = m.smes[0]
     sme.quality = 0.9
     bank = sme.relationship_bank
