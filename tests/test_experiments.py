@@ -130,7 +130,7 @@ def test_compare_on_the_real_model(tmp_path, capsys):
     names = scenario_io.scenario_names()
     labels = ["baseline"] + [n for n in ("tech_credit", "order_credit") if n in names]
     out = tmp_path / "cmp"
-    argv = ["compare", *labels, "--reps", "3", "--months", "4", "--set", "n_smes=30", "--jobs", "1", "--out", str(out)]
+    argv = ["compare", *labels, "--reps", "2", "--months", "4", "--set", "n_smes=30", "--jobs", "1", "--out", str(out)]
     assert main(argv) == 0
     summary = pd.read_csv(out / "compare_summary.csv")
     assert set(summary["label"]) == set(labels)
