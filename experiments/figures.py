@@ -1,5 +1,8 @@
 """Figures for batch results (matplotlib, Agg), saved as PNG and SVG.
 
+SVG (text drawn as paths, so Chinese renders anywhere) is the version for papers; PNG at
+150 dpi is for quick viewing and slides.
+
 Each function takes plain tables (pandas frames built by `experiments.analysis`) and
 writes files; none of them reads the store or knows the model. Labels come in English or
 Chinese (`lang="zh"` registers a CJK font first, see `experiments.fonts`).
@@ -57,7 +60,7 @@ PALETTE = plt.get_cmap("tab10")
 
 def setup(lang: str = "en") -> None:
     """Figure defaults readable in a paper; a CJK font for Chinese labels."""
-    plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 200, "font.size": 10, "axes.titlesize": 10,
+    plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "font.size": 10, "axes.titlesize": 10,
                          "axes.spines.top": False, "axes.spines.right": False, "svg.fonttype": "path"})
     if lang == "zh":
         from experiments.fonts import use_cjk_font
