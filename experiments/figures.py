@@ -33,6 +33,7 @@ KPI_LABELS: dict[str, tuple[str, str]] = {
     "fiscal_leverage": ("Fiscal leverage (credit per yuan)", "财政杠杆（每元财政资金撬动信贷）"),
     "rd_successes": ("R&D projects succeeded", "研发成功项目数"),
     "rd_failures": ("R&D projects failed", "研发失败项目数"),
+    "rd_abandoned": ("R&D projects abandoned", "研发中止项目数"),
     "insurer_loss_ratio": ("Insurer loss ratio", "保险赔付率"),
     "fund_payouts_wan": ("Fund payouts (CNY 10k)", "风险补偿资金赔付（万元）"),
     "fund_balance_wan": ("Fund balance (CNY 10k)", "风险补偿资金余额（万元）"),
