@@ -368,7 +368,10 @@ class SME(FixedAgent):
             self.ip_value_wan += rd.spent_wan
             m.counters.rd_successes += 1
         else:
-            m.counters.rd_failures += 1
+            if completed:
+                m.counters.rd_failures += 1
+            else:
+                m.counters.rd_abandoned += 1
             # only a technical failure as the policy defines it is an insured event
             if completed and self._rd_rng.random() < p.rd_claimable_share and rd.sum_insured_wan > 0:
                 m.insurer.pay_rd_claim(self, min(rd.sum_insured_wan, rd.spent_wan))

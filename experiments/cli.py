@@ -63,4 +63,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m experiments.cli` runs this file as __main__; call the copy imported as
+    # experiments.cli so that the UserError raised by command modules is the one caught.
+    from experiments.cli import main as _main
+
+    sys.exit(_main())

@@ -27,7 +27,7 @@ def register(sub) -> None:
 def main(args: argparse.Namespace) -> int:
     from experiments.cli import UserError
     from experiments.runner import run
-    from model.reporters import SUMMARY_DOCS
+    from model.reporters import describe
     from scenarios import apply_stress, load_scenario, parse_set
 
     if args.months < 1:
@@ -49,7 +49,7 @@ def main(args: argparse.Namespace) -> int:
     for key, value in result.summary.items():
         shown = "—" if value is None or (isinstance(value, float) and math.isnan(value)) else (
             f"{value:,.4g}" if isinstance(value, float) else f"{value:,}")
-        print(f"  {key:<{width}}  {shown:>14}  {SUMMARY_DOCS.get(key, '')}")
+        print(f"  {key:<{width}}  {shown:>14}  {describe(key)}")
     if args.csv is not None:
         print(f"monthly KPIs: {args.csv}")
     return 0

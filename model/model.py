@@ -50,7 +50,8 @@ class Counters:
     npl_total_wan: float = 0.0
     written_off_wan: float = 0.0
     rd_successes: int = 0
-    rd_failures: int = 0
+    rd_failures: int = 0  # completed projects that failed
+    rd_abandoned: int = 0  # projects dropped for lack of money
     lending_by_package_wan: dict = field(default_factory=dict)
 
     def start_month(self) -> None:

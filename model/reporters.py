@@ -87,6 +87,10 @@ def rd_failures(m) -> int:
     return m.counters.rd_failures
 
 
+def rd_abandoned(m) -> int:
+    return m.counters.rd_abandoned
+
+
 def units(m, kpi: str, what: str) -> float:
     attr = "units_deployed" if what == "deployed" else "units_planned"
     return math.fsum(getattr(ld, attr).get(kpi, 0.0) for ld in m.leaders)
@@ -145,6 +149,7 @@ def model_reporters(m) -> dict:
         "insurer_claims_wan": insurer_claims_wan,
         "rd_successes": rd_successes,
         "rd_failures": rd_failures,
+        "rd_abandoned": rd_abandoned,
         "trucks_deployed": partial(units, kpi="trucks", what="deployed"),
         "trucks_planned": partial(units, kpi="trucks", what="planned"),
         "stations_deployed": partial(units, kpi="stations", what="deployed"),
@@ -175,7 +180,8 @@ SUMMARY_DOCS = {
     "fiscal_leverage": "policy-backed credit per yuan of fiscal cost (None if no fiscal money was spent)",
     "policy_backed_credit_wan": "credit with fund cover, a subsidy, a voucher-paid premium or under the bank reward",
     "rd_successes": "R&D projects that succeeded",
-    "rd_failures": "R&D projects that failed or were abandoned",
+    "rd_failures": "R&D projects completed without success",
+    "rd_abandoned": "R&D projects dropped for lack of money",
     "insurer_loss_ratio": "insurer claims (net of refunds) / premiums (None if no premiums)",
     "fund_payouts_wan": "fund payouts to banks",
     "fund_backed_credit_wan": "credit the fund backed",
@@ -186,6 +192,24 @@ SUMMARY_DOCS = {
     "stations_planned": "refuelling stations in the leaders' plans",
     "defaulted_smes": "SMEs defaulted",
 }
+
+
+# Families of summary keys named by a lever, package or leader.
+SUMMARY_PATTERNS = (
+    ("fiscal_", "_wan", "fiscal cost of the {} lever"),
+    ("credit_mobilised_", "_wan", "loans disbursed under the {} package"),
+    ("default_rate_", "_chain", "share of SMEs in {}'s chain (tier 1 and 2) that defaulted"),
+)
+
+
+def describe(key: str) -> str:
+    """What a summary KPI means (empty if unknown)."""
+    if key in SUMMARY_DOCS:
+        return SUMMARY_DOCS[key]
+    for prefix, suffix, text in SUMMARY_PATTERNS:
+        if key.startswith(prefix) and key.endswith(suffix):
+            return text.format(key[len(prefix):-len(suffix)])
+    return ""
 
 
 def summary(m) -> dict:
@@ -211,6 +235,7 @@ def summary(m) -> dict:
         "policy_backed_credit_wan": c.policy_backed_credit_wan,
         "rd_successes": c.rd_successes,
         "rd_failures": c.rd_failures,
+        "rd_abandoned": c.rd_abandoned,
         "insurer_loss_ratio": m.insurer.loss_ratio,
         "fund_payouts_wan": m.fund.payouts_wan,
         "fund_backed_credit_wan": m.fund.backed_total_wan,

@@ -347,12 +347,6 @@ class TestScenario:
         assert m.params.fund_coverage == 0.2 and m.params.n_smes == 20
         assert p.fund_coverage == 0.45  # the caller's object is not changed
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "bug: HydrogenChainModel(scenario=p, rng=...) assigns p.rng and makes p the model's "
-        "Mesa scenario (p.model = the model), so the same ModelParams cannot seed a second "
-        "model while the first one exists: ValueError 'Cannot change scenario parameter rng "
-        "during model run' (and without that guard the first model's params would be "
-        "re-seeded). Replications run(params, seed, months) reuse one ModelParams."))
     def test_one_model_params_object_seeds_several_models(self):
         p = ModelParams(n_smes=20)
         m1 = HydrogenChainModel(scenario=p, rng=1)
@@ -392,11 +386,6 @@ def test_mesa_batch_run_works_on_the_model_class():
         direct.datacollector.get_model_vars_dataframe()["deliveries_wan"].iloc[-1])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: circular import. `import agents` (or `from agents.bank import Bank`) in a fresh "
-    "interpreter raises ImportError: agents/bank.py imports model.finance, which runs "
-    "model/__init__ -> model/model.py -> `from agents import SME, ...` while agents/__init__ "
-    "is half-initialised. Works only if `model` is imported first."))
 def test_agents_import_first():
     import subprocess
     import sys

@@ -191,13 +191,7 @@ def _bound_cases():
             continue
         for end, value in (("lo", spec.lo), ("hi", spec.hi)):
             value = int(value) if types[name] is int else value
-            marks = ()
-            if name == "capital_ratio_floor" and end == "lo":
-                marks = pytest.mark.xfail(strict=True, raises=ZeroDivisionError, reason=(
-                    "bug: capital_ratio_floor allows 0.0, but Bank.__init__ divides capital_wan by it "
-                    "(opening_cash = capital / capital_ratio_floor): ZeroDivisionError when the model "
-                    "is built"))
-            cases.append(pytest.param(name, value, id=f"{name}-{end}", marks=marks))
+            cases.append(pytest.param(name, value, id=f"{name}-{end}"))
     return cases
 
 

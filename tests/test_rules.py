@@ -18,8 +18,8 @@ from model.instruments import NPL, RESOLVED
 
 # --- (a) collateral-only banks ration light-asset SMEs; a confirmed order gets financed -------------
 
-def _light_asset_economy(packages, seed=5):
-    m = HydrogenChainModel(rng=seed, n_smes=40, offered_packages=packages)
+def _light_asset_economy(packages, seed=5, **kw):
+    m = HydrogenChainModel(rng=seed, n_smes=40, offered_packages=packages, **kw)
     for sme in m.smes:  # set-up: every SME is light-asset with next to no fixed collateral
         sme.collateral_wan = 1.0
         sme.light_asset = True
@@ -27,7 +27,7 @@ def _light_asset_economy(packages, seed=5):
 
 
 def test_collateral_bank_rejects_a_light_asset_sme():
-    m = _light_asset_economy(("collateral",))
+    m = _light_asset_economy(("collateral",), signal_noise=0.0)  # the bank sees quality as it is
     sme = next(s for s in m.smes if s.tier == 1)
     sme.quality = 0.8  # a good firm: only its collateral is missing
     bank = sme.relationship_bank
@@ -89,7 +89,7 @@ def test_confirmed_leader_orders_get_financed_under_order_credit():
 
 
 def test_bank_decides_to_finance_a_confirmed_order_of_a_firm_it_would_not_lend_to():
-    m = _light_asset_economy(("order_credit",))
+    m = _light_asset_economy(("order_credit",), signal_noise=0.0)  # the bank sees quality as it is
     m.step()
     rate = m.params.order_advance_rate
     sme, order = next((s, o) for s in m.smes for o in s.book if o.confirmed and o.buyer in m.leaders
@@ -185,24 +185,22 @@ def _insured_fund_backed_npl(keep_outside_receivables: bool):
     return m, sme, loan, claims0
 
 
-def test_insurer_pays_at_npl_and_fund_after_its_lag():
+def test_loss_is_shared_in_order_when_the_recovery_period_ends():
     m, sme, loan, claims0 = _insured_fund_backed_npl(keep_outside_receivables=False)
     p = m.params
     assert sme.status == "defaulted" and loan.status == NPL and loan.npl_month == 1
-    # insurer first: 70% of the 1,000 loss, at once
-    assert loan.paid_insurer_wan == pytest.approx(700.0)
-    assert m.ledger.flow_by_kind["guarantee_claim"] - claims0 == pytest.approx(700.0)
-    assert loan.outstanding_wan == pytest.approx(300.0)
-    # fund: 30% of the remaining 300 = 90, claimed now, paid only after the lag
-    assert loan.fund_claim_wan == pytest.approx(90.0)
-    assert m.fund.payouts_wan == 0.0
+    # nothing is shared during the recovery period: recoveries first
     for month in range(2, 1 + LAG):
         m.step()
-        assert m.fund.payouts_wan == 0.0, f"fund paid early, in month {month}"
-        assert loan.status == NPL and loan.paid_fund_wan == 0.0
-    m.step()  # month 1 + LAG
+        assert loan.status == NPL, f"resolved early, in month {month}"
+        assert loan.paid_insurer_wan == 0.0 and loan.paid_fund_wan == 0.0
+        assert m.ledger.flow_by_kind["guarantee_claim"] == claims0 and m.fund.payouts_wan == 0.0
+    m.step()  # month 1 + LAG: no recovery came, so the loss is the whole 1,000
     assert m.month == 1 + LAG
     assert loan.status == RESOLVED
+    # insurer first: 70% of the loss; the fund: 30% of the remaining 300 = 90; the bank: the rest
+    assert loan.paid_insurer_wan == pytest.approx(700.0)
+    assert m.ledger.flow_by_kind["guarantee_claim"] - claims0 == pytest.approx(700.0)
     assert loan.paid_fund_wan == pytest.approx(90.0)
     assert loan.paid_bank_wan == pytest.approx(210.0)
     same_month = [x for x in m.resolved_loans if x.npl_month == loan.npl_month]
@@ -228,13 +226,6 @@ def test_the_loss_is_shared_out_exactly_with_a_recovery_during_the_lag():
     m.check_books()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: a recovery that arrives during the fund's payout lag goes wholly to the bank. The fund "
-    "claim is fixed at NPL on the pre-recovery loss (30% x 300 = 90) and only capped at the "
-    "outstanding balance (Bank.receive_recovery), so the fund pays 90 although the remaining "
-    "principal after recovery is 300 - R; DOMAIN: the fund pays its share of the loss *after "
-    "recovery* (the lag exists for the recovery). After resolution a recovery IS shared "
-    "(finance.share_recovery), so the split depends on when the cash comes."))
 def test_fund_pays_its_share_of_the_loss_net_of_a_recovery_during_the_lag():
     m, sme, loan, _ = _insured_fund_backed_npl(keep_outside_receivables=True)
     for _ in range(LAG):
@@ -245,11 +236,6 @@ def test_fund_pays_its_share_of_the_loss_net_of_a_recovery_during_the_lag():
     assert loan.paid_fund_wan <= m.params.fund_coverage * remaining_after_insurer + 1e-9
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: the insurer does not share in a recovery made while the loan is NPL (before "
-    "resolution): it keeps 70% of the gross loss while the bank keeps the whole recovery; "
-    "a recovery after resolution is shared pro rata (share_recovery). Insurer-first means the "
-    "insurer bears 70% of the loss after recovery, whenever the recovery comes."))
 def test_insurer_bears_its_share_of_the_loss_net_of_recoveries():
     m, sme, loan, _ = _insured_fund_backed_npl(keep_outside_receivables=True)
     for _ in range(LAG):
@@ -289,20 +275,13 @@ def test_an_estate_that_can_repay_leaves_no_loss():
     m.check_books()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: fund claims leak. RiskCompensationFund.lodge_claim adds the claim to "
-    "pending_claims_wan; a recovery lowers loan.fund_claim_wan (Bank.receive_recovery) but not "
-    "the fund's pending total, and resolve_due only calls pay_claim (which subtracts the "
-    "*reduced* claim) when the claim is still > 0. Here the estate repays the loan in full at "
-    "default: 300 wan stay 'pending' forever, and available_for_claims() - what later loss "
-    "allocations may draw on - is permanently 300 short."))
-def test_fund_has_no_pending_claims_once_the_loan_is_resolved():
+def test_a_recovered_loan_costs_the_fund_nothing():
     m, sme, loan = _npl_with_cash_in_the_estate(insured_share=0.0)
     for _ in range(3):
         m.step()
     assert loan.status == RESOLVED
-    assert m.fund.pending_claims_wan == pytest.approx(0.0, abs=1e-9)
-    assert m.fund.available_for_claims() == pytest.approx(m.fund.balance_wan)
+    assert loan.paid_fund_wan == 0.0
+    assert m.fund.balance_wan == pytest.approx(m.params.fund_endowment_wan)
 
 
 def test_an_estate_that_can_repay_makes_the_insurer_whole():
@@ -311,7 +290,7 @@ def test_an_estate_that_can_repay_makes_the_insurer_whole():
     for _ in range(3):
         m.step()
     assert loan.status == RESOLVED
-    # whatever the insurer paid at default comes back to it from the estate
+    # the estate repaid the loan within the recovery period: the insurer never pays
     assert loan.paid_insurer_wan == pytest.approx(0.0, abs=1e-6)
     assert loan.paid_bank_wan == pytest.approx(0.0, abs=1e-6)
     assert m.insurer.claims_wan == pytest.approx(0.0, abs=1e-6)
@@ -378,7 +357,8 @@ def test_government_stop_loss_is_paid_yearly_above_the_limit():
     (dict(interest_subsidy_share=0.5, interest_subsidy_cap_pp=1.0), lambda rate: 0.01)],
     ids=["1.5pp", "30pct", "50pct-capped", "cap-1pp"])
 def test_interest_subsidy_is_paid_by_the_budget_and_the_borrower_pays_the_rest(lever, rule):
-    m = HydrogenChainModel(rng=2, n_smes=20, offered_packages=(), audit=True, **lever)
+    # signal_noise 0: the bank sees the firm's quality as it is, so the set-up loan is approved
+    m = HydrogenChainModel(rng=2, n_smes=20, offered_packages=(), signal_noise=0.0, audit=True, **lever)
     sme = m.smes[0]
     sme.quality = 0.9
     bank = sme.relationship_bank
@@ -418,11 +398,6 @@ def test_no_subsidy_without_the_lever():
     assert all(loan.subsidy_rate == 0.0 for b in m.banks for loan in b.loans)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: off by one in the subsidy duration. Bank.lend sets subsidy_until_month = month + "
-    "interest_subsidy_months and subsidy_now() pays while month <= that, but a loan written in "
-    "month t is already serviced (and subsidised) in month t: it gets interest_subsidy_months + 1 "
-    "monthly subsidies (2 for interest_subsidy_months=1; 13 for 12)."))
 def test_each_loan_is_subsidised_for_interest_subsidy_months():
     m = HydrogenChainModel(rng=2, n_smes=60, offered_packages=("tech_credit",), interest_subsidy_pp=1.5,
                            interest_subsidy_months=1)
@@ -430,8 +405,10 @@ def test_each_loan_is_subsidised_for_interest_subsidy_months():
     loans = [loan for b in m.banks for loan in b.loans] + m.resolved_loans
     assert loans and all(loan.instrument == "tech_credit" for loan in loans)
     assert m.counters.credit_mobilised_wan == pytest.approx(math.fsum(loan.principal_wan for loan in loans))
-    # one month of subsidy per loan, on the full principal (its first month)
-    expected = math.fsum(loan.principal_wan * loan.subsidy_rate / 12 for loan in loans)
+    # one month of subsidy per loan, on the full principal, in the month after it was written
+    # (loans written this month have not had theirs yet)
+    expected = math.fsum(loan.principal_wan * loan.subsidy_rate / 12 for loan in loans if loan.start_month < m.month)
+    assert any(loan.start_month == m.month for loan in loans), "the set-up needs a loan written this month"
     assert m.ledger.fiscal_cost_wan("interest_subsidy") == pytest.approx(expected, rel=1e-9)
 
 
@@ -462,12 +439,6 @@ def test_a_short_term_loan_is_repaid_in_term_instalments_by_maturity():
     m.check_books()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: a loan written in month t pays its first instalment in month t (it is serviced in "
-    "the same month's settle phase), but Bank._reprice at the anniversary recomputes the annuity "
-    "over maturity_month - month + 1 instalments, as if they ran t+1..t+term: every loan longer "
-    "than 12 months takes one instalment too many (13-month loans: 14; 24-month loans: 25, repaid "
-    "in month t+24). Same root as the interest-subsidy off-by-one."))
 def test_a_loan_longer_than_a_year_is_repaid_in_term_instalments():
     m, repaid, count = _instalments_until_repaid(13)
     assert {count[loan.loan_id] for loan in repaid} == {13}
@@ -501,12 +472,6 @@ def test_bank_reward_paid_in_month_12_per_full_100m_of_the_year():
 
 # --- a rate cut below a zero LPR ----------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: rate_rise_pp accepts -10..10 and lpr_1y 0..0.2, so lpr_1y + rate_rise_pp can be "
-    "negative; then loan rates go negative and an order loan accrues negative interest, which "
-    "the leader's payment tries to transfer: AccountingError 'loan_interest: invalid amount "
-    "-0.066...' in settle (rng=0, n_smes=20, order_credit, rate_rise_pp=-6, start month 1). "
-    "Either validation should refuse the combination or rates should be floored at zero."))
 def test_rate_cut_below_zero_lpr_is_refused_or_harmless():
     try:
         m = HydrogenChainModel(rng=0, n_smes=20, offered_packages=("order_credit",), rate_rise_pp=-6.0,

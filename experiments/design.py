@@ -1,0 +1,171 @@
+"""Sweep designs and sensitivity indices.
+
+Samples and indices come from SALib (Latin hypercube, Sobol/Saltelli, Morris); only the
+full-factorial grid is a numpy product of linspaces. A design is plain data: a list of
+points, each a dict parameter -> value, in a fixed order.
+
+Sensitivity analyses by design:
+- sobol  -> Sobol first-order and total indices (SALib.analyze.sobol)
+- morris -> Morris mu* and sigma (SALib.analyze.morris)
+- lhs    -> RBD-FAST first-order indices (SALib.analyze.rbd_fast, works on any sample)
+- grid   -> none (lines and heatmaps only)
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from model.params import ModelParams, ParameterError, close_matches
+
+DESIGNS = ("grid", "lhs", "sobol", "morris")
+MORRIS_LEVELS = 4
+
+
+@dataclass(frozen=True)
+class ParamRange:
+    key: str
+    lo: float
+    hi: float
+    n: int
+    integer: bool = False
+
+    def grid(self) -> list[float]:
+        values = np.linspace(self.lo, self.hi, self.n).tolist()
+        if self.integer:
+            values = sorted({int(round(v)) for v in values})
+        return values
+
+
+def parse_param(text: str) -> ParamRange:
+    """`key=lo:hi:n` (n optional for sampled designs, default 5) -> ParamRange, validated."""
+    key, sep, rng = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ParameterError(text, "expected key=lo:hi:n", "--param")
+    specs = ModelParams.specs()
+    if key not in specs:
+        raise ParameterError(key, f"unknown parameter{close_matches(key, specs)}", "--param")
+    typ = ModelParams.types()[key]
+    if typ not in (int, float) or typ is bool:
+        raise ParameterError(key, f"only numeric parameters can be swept ({key} is {typ.__name__})", "--param")
+    parts = rng.split(":")
+    if len(parts) not in (2, 3):
+        raise ParameterError(key, f"expected lo:hi:n, got {rng!r}", "--param")
+    try:
+        lo, hi = float(parts[0]), float(parts[1])
+        n = int(parts[2]) if len(parts) == 3 else 5
+    except ValueError:
+        raise ParameterError(key, f"expected numbers lo:hi:n, got {rng!r}", "--param") from None
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ParameterError(key, f"bounds must be finite, got {rng!r}", "--param")
+    if lo > hi:
+        raise ParameterError(key, f"lower bound {lo:g} is above upper bound {hi:g}", "--param")
+    if n < 1:
+        raise ParameterError(key, f"number of points must be at least 1, got {n}", "--param")
+    if lo == hi and n > 1:
+        raise ParameterError(key, f"lo equals hi ({lo:g}) but {n} points were asked for", "--param")
+    spec = specs[key]
+    for bound in (lo, hi):
+        if (spec.lo is not None and bound < spec.lo) or (spec.hi is not None and bound > spec.hi):
+            raise ParameterError(key, f"range {lo:g}:{hi:g} leaves the allowed {spec.lo:g} to {spec.hi:g}", "--param")
+    return ParamRange(key, lo, hi, n, integer=typ is int)
+
+
+def problem(ranges: list[ParamRange]) -> dict[str, Any]:
+    return {"num_vars": len(ranges), "names": [r.key for r in ranges], "bounds": [[r.lo, r.hi] for r in ranges]}
+
+
+def build_design(ranges: list[ParamRange], design: str, n: int, seed: int) -> list[dict[str, float]]:
+    """The design points (each parameter -> value), in the order analyses expect."""
+    if design not in DESIGNS:
+        raise ParameterError("--design", f"unknown design {design!r}; choose one of {', '.join(DESIGNS)}", "--design")
+    if not ranges:
+        raise ParameterError("--param", "at least one --param key=lo:hi:n is needed", "--param")
+    keys = [r.key for r in ranges]
+    if len(set(keys)) != len(keys):
+        raise ParameterError("--param", "a parameter is given twice", "--param")
+    if design == "grid":
+        return [dict(zip(keys, combo)) for combo in itertools.product(*(r.grid() for r in ranges))]
+    if n < 1:
+        raise ParameterError("--n", f"must be at least 1, got {n}", "--n")
+    for r in ranges:
+        if r.lo == r.hi:
+            raise ParameterError(r.key, "a sampled design needs lo < hi", "--param")
+    prob = problem(ranges)
+    if design == "lhs":
+        from SALib.sample import latin
+
+        x = latin.sample(prob, n, seed=seed)
+    elif design == "sobol":
+        import warnings
+
+        from SALib.sample import sobol
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SALib warns when n is not a power of 2
+            x = sobol.sample(prob, n, calc_second_order=False, seed=seed)
+    else:
+        from SALib.sample import morris
+
+        x = morris.sample(prob, n, num_levels=MORRIS_LEVELS, seed=seed)
+    points = []
+    for row in np.asarray(x):
+        point = {}
+        for r, v in zip(ranges, row):
+            point[r.key] = int(round(float(v))) if r.integer else float(v)
+        points.append(point)
+    return points
+
+
+def design_matrix(points: list[dict[str, float]], keys: list[str]) -> np.ndarray:
+    return np.array([[p[k] for k in keys] for p in points], dtype=float)
+
+
+def sensitivity(design: str, ranges: list[ParamRange], points: list[dict[str, float]], y: np.ndarray,
+                seed: int) -> list[dict[str, Any]] | None:
+    """Sensitivity indices of output `y` (one value per design point, in design order).
+
+    Returns rows {param, index, value, conf} or None when the design has no analysis or
+    `y` has missing values (a failed point).
+    """
+    y = np.asarray(y, dtype=float)
+    if design == "grid" or len(y) != len(points) or not np.all(np.isfinite(y)):
+        return None
+    prob = problem(ranges)
+    x = design_matrix(points, prob["names"])
+    rows: list[dict[str, Any]] = []
+    import warnings
+
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        if design == "sobol":
+            from SALib.analyze import sobol
+
+            res = sobol.analyze(prob, y, calc_second_order=False, seed=seed)
+            for i, name in enumerate(prob["names"]):
+                rows.append({"param": name, "index": "S1", "value": float(res["S1"][i]), "conf": float(res["S1_conf"][i])})
+                rows.append({"param": name, "index": "ST", "value": float(res["ST"][i]), "conf": float(res["ST_conf"][i])})
+        elif design == "morris":
+            from SALib.analyze import morris
+
+            res = morris.analyze(prob, x, y, num_levels=MORRIS_LEVELS, seed=seed)
+            for i, name in enumerate(prob["names"]):
+                rows.append({"param": name, "index": "mu_star", "value": float(res["mu_star"][i]),
+                             "conf": float(res["mu_star_conf"][i])})
+                rows.append({"param": name, "index": "sigma", "value": float(res["sigma"][i]), "conf": math.nan})
+        elif design == "lhs":
+            from SALib.analyze import rbd_fast
+
+            if len(points) < 16:
+                return None  # too few points for a spectral estimate
+            # RBD-FAST needs many more points than harmonics; 10 is SALib's default
+            harmonics = int(min(10, max(1, (len(points) - 1) // 8)))
+            res = rbd_fast.analyze(prob, x, y, M=harmonics, seed=seed)
+            for i, name in enumerate(prob["names"]):
+                rows.append({"param": name, "index": "S1", "value": float(res["S1"][i]), "conf": float(res["S1_conf"][i])})
+    return rows

@@ -1,0 +1,273 @@
+"""Run a batch of runs and write each to the store as it finishes.
+
+Three ways to execute, all through the `concurrent.futures` interface:
+- `jobs == 1` (local): in this process, one run after another (easy to debug);
+- `jobs > 1` (local): a persistent `ProcessPoolExecutor`, created once per batch so
+  start-up is paid once. Its start method is set on the pool only ("forkserver" where the
+  platform has it, with the model preloaded in the server so each worker starts in
+  milliseconds; "spawn" elsewhere). mesa.batch_run is not imported: it changes the
+  process-wide start method;
+- `executor="dask"`: `distributed.Client(scheduler).get_executor()` on an existing cluster.
+
+The parent keeps at most a small window of runs in flight and drops each result once it
+is written, so its memory stays flat however long the batch. A run that raises is stored
+as failed with its traceback and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any
+
+from experiments.store import ResultsStore, encode_monthly, make_run_id, now_iso
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a batch: which parameters, which seed, where it belongs."""
+
+    label: str  # the scenario name (compare) or the sweep's scenario
+    params: Any  # ModelParams (resolved)
+    seed: int
+    rep: int  # replication index k: the same seed in every scenario of a comparison
+    months: int
+    code_version: str
+    point: int | None = None  # design point of a sweep
+    params_hash: str = ""
+    run_id: str = ""
+
+    @classmethod
+    def make(cls, label, params, seed, rep, months, code_version, point=None) -> RunSpec:
+        h = params.stable_hash()
+        return cls(label, params, int(seed), int(rep), int(months), code_version, point, h,
+                   make_run_id(label if point is None else f"{label}#{point}", h, seed, months, code_version))
+
+
+@dataclass
+class BatchOutcome:
+    total: int = 0
+    skipped: int = 0
+    ok: int = 0
+    failed: int = 0
+    wall_s: float = 0.0
+    store_s: float = 0.0  # time spent writing to the store
+    errors: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------
+# What a worker runs
+# ---------------------------------------------------------------------------------------
+
+
+def default_run_fn():
+    from experiments.runner import run
+
+    return run
+
+
+def run_task(run_fn: Callable | None, params, seed: int, months: int) -> dict[str, Any]:
+    """Call `run_fn(params, seed, months)` and return a small picklable payload.
+
+    Never raises: an exception becomes status 'failed' with its traceback text. The monthly
+    frame is flattened here, in the worker, so the parent only writes rows.
+    """
+    fn = run_fn if run_fn is not None else default_run_fn()
+    t0 = time.perf_counter()
+    params_json = json.dumps(params.canonical(), sort_keys=True, ensure_ascii=False)  # here, not in the parent
+    try:
+        result = fn(params, seed, months)
+        monthly = encode_monthly(result.monthly)
+        return {"status": "ok", "summary": dict(result.summary), "monthly": monthly, "params_json": params_json,
+                "error": None, "wall_s": time.perf_counter() - t0}
+    except Exception as exc:  # noqa: BLE001 - a run's failure must not stop the batch
+        text = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+        return {"status": "failed", "summary": None, "monthly": None, "params_json": params_json, "error": text,
+                "wall_s": time.perf_counter() - t0}
+
+
+# ---------------------------------------------------------------------------------------
+# The batch
+# ---------------------------------------------------------------------------------------
+
+
+def pending_specs(specs: Sequence[RunSpec], store: ResultsStore, retry_failed: bool) -> list[RunSpec]:
+    """The runs still to do: not stored yet, or stored as failed when retrying."""
+    stored = store.status_of(s.run_id for s in specs)
+    seen: set[str] = set()
+    out = []
+    for s in specs:
+        if s.run_id in seen:
+            continue
+        seen.add(s.run_id)
+        status = stored.get(s.run_id)
+        if status is None or (status == "failed" and retry_failed):
+            out.append(s)
+    return out
+
+
+def default_jobs() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def execute(specs: Sequence[RunSpec], store: ResultsStore, *, run_fn: Callable | None = None,
+            jobs: int | None = None, executor: str = "local", scheduler: str | None = None,
+            quiet: bool = False, retry_failed: bool = False, force_pool: bool = False,
+            desc: str = "runs", on_result: Callable[[RunSpec, dict], None] | None = None) -> BatchOutcome:
+    """Run every spec not yet in `store` and write each result as it arrives.
+
+    `run_fn` defaults to `experiments.runner.run` (the real model); tests inject doubles.
+    It must be a picklable top-level function when runs go to other processes.
+    """
+    t_start = time.perf_counter()
+    todo = pending_specs(specs, store, retry_failed)
+    outcome = BatchOutcome(total=len({s.run_id for s in specs}))
+    outcome.skipped = outcome.total - len(todo)
+    if outcome.skipped:
+        log.info("%d of %d runs already in the store: skipped", outcome.skipped, outcome.total)
+    if not todo:
+        outcome.wall_s = time.perf_counter() - t_start
+        return outcome
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(todo), desc=desc, unit="run", disable=quiet, dynamic_ncols=True, leave=not quiet)
+    bar.set_postfix(failed=0)
+
+    def record(spec: RunSpec, payload: dict) -> None:
+        t0 = time.perf_counter()
+        row = {
+            "run_id": spec.run_id, "label": spec.label, "point": spec.point, "rep": spec.rep,
+            "seed": spec.seed, "months": spec.months, "params_hash": spec.params_hash,
+            "params_json": payload.get("params_json") or json.dumps(spec.params.canonical(), sort_keys=True,
+                                                                    ensure_ascii=False),
+            "code_version": spec.code_version, "status": payload["status"], "error": payload["error"],
+            "wall_s": payload["wall_s"], "finished_at": now_iso(),
+        }
+        store.write_run(row, payload["summary"], payload["monthly"])
+        outcome.store_s += time.perf_counter() - t0
+        if payload["status"] == "ok":
+            outcome.ok += 1
+        else:
+            outcome.failed += 1
+            first = (payload["error"] or "").splitlines()[0] if payload["error"] else "failed"
+            outcome.errors.append(f"{spec.label} rep {spec.rep}: {first}")
+            log.info("run failed (%s, rep %d, seed %d): %s", spec.label, spec.rep, spec.seed, first)
+            bar.set_postfix(failed=outcome.failed)
+        if on_result is not None:
+            on_result(spec, payload)
+        bar.update(1)
+
+    try:
+        if executor == "local" and (jobs or default_jobs()) == 1 and not force_pool:
+            for spec in todo:
+                record(spec, run_task(run_fn, spec.params, spec.seed, spec.months))
+        else:
+            _run_pool(todo, record, run_fn=run_fn, jobs=jobs, executor=executor, scheduler=scheduler)
+    finally:
+        bar.close()
+    outcome.wall_s = time.perf_counter() - t_start
+    return outcome
+
+
+def _make_executor(jobs: int | None, executor: str, scheduler: str | None) -> tuple[Executor, int, Callable[[], None]]:
+    """(executor, number of worker slots, close function)."""
+    if executor == "dask":
+        from distributed import Client
+
+        client = Client(scheduler, set_as_default=False)
+        slots = max(1, sum(client.nthreads().values()))
+        ex = client.get_executor(pure=False)
+
+        def close():
+            ex.shutdown(wait=False)
+            client.close()
+
+        return ex, slots, close
+    workers = jobs or default_jobs()
+    ex = ProcessPoolExecutor(max_workers=workers, mp_context=pool_context())
+
+    def close_pool():
+        ex.shutdown(wait=True, cancel_futures=True)
+
+    return ex, workers, close_pool
+
+
+def pool_context():
+    """The multiprocessing context of local pools (never the process-wide default)."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        # Imported once in the fork server; workers forked from it start without re-importing.
+        ctx.set_forkserver_preload(["experiments.execute", "experiments.runner", "model"])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+def _run_pool(todo: Sequence[RunSpec], record, *, run_fn, jobs, executor, scheduler) -> None:
+    ex, slots, close = _make_executor(jobs, executor, scheduler)
+    window = max(4, 2 * slots)
+    queue = iter(todo)
+    in_flight: dict[Any, RunSpec] = {}
+
+    def fill():
+        while len(in_flight) < window:
+            spec = next(queue, None)
+            if spec is None:
+                return
+            in_flight[ex.submit(run_task, run_fn, spec.params, spec.seed, spec.months)] = spec
+
+    returned = 0  # results this pool instance delivered
+    try:
+        fill()
+        while in_flight:
+            done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+            broken = False
+            for fut in done:
+                spec = in_flight.pop(fut)
+                try:
+                    payload = fut.result()
+                    returned += 1
+                except BrokenProcessPool as exc:
+                    if returned == 0:
+                        # the workers never ran anything: a start-up problem, not a failing run
+                        raise RuntimeError(f"worker processes could not start ({exc}); see the messages above") from exc
+                    broken = True
+                    payload = _failure(exc, "a worker process died")
+                except Exception as exc:  # noqa: BLE001 - e.g. a Dask worker lost, a pickling error
+                    payload = _failure(exc, "the executor failed")
+                record(spec, payload)
+                del payload
+            if broken and executor == "local":
+                # A dead worker breaks the whole pool: record what was in flight, start afresh.
+                for fut, spec in list(in_flight.items()):
+                    record(spec, _failure(BrokenProcessPool("pool broken by another run"), "a worker process died"))
+                in_flight.clear()
+                close()
+                ex, slots, close = _make_executor(jobs, executor, scheduler)
+                returned = 0
+            fill()
+    except BaseException:
+        for fut in in_flight:
+            fut.cancel()
+        raise
+    finally:
+        close()
+
+
+def _failure(exc: BaseException, what: str) -> dict[str, Any]:
+    return {"status": "failed", "summary": None, "monthly": None,
+            "error": f"{what}: {type(exc).__name__}: {exc}\n" + "".join(traceback.format_exception(exc)),
+            "wall_s": None}

@@ -1,0 +1,42 @@
+"""Scenario loading, `--set` parsing and titles for the batch commands.
+
+A thin layer over the scenario library (`scenarios`), the single implementation shared
+with `h2chain run`: this module only fixes how the batch commands call it (overrides come
+from `--set`, names from the command line, so error messages say so).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import scenarios
+from model.params import ModelParams
+
+
+def parse_set(items: Iterable[str] | None) -> dict[str, Any]:
+    """`["k=v", ...]` -> {k: value}; values in TOML syntax (bare words are text).
+
+    Keys and values are checked when the scenario is loaded (`load`), naming --set.
+    """
+    return dict(scenarios.parse_set(list(items or [])))
+
+
+def scenario_names() -> list[str]:
+    return [row[0] for row in scenarios.list_scenarios()]
+
+
+def load(name: str, overrides: Mapping[str, Any] | None = None, stress: str | None = None) -> ModelParams:
+    """The resolved parameters of scenario `name` (or a TOML path) with `overrides` and a stress."""
+    return scenarios.resolve(name, dict(overrides or {}), where="--set", stress=stress or None,
+                             name_where="command line").params
+
+
+def title(name: str, lang: str = "en") -> str:
+    """A scenario's display title from its `[meta]` table, falling back to the name."""
+    try:
+        meta = scenarios.scenario_meta(name)
+    except Exception:  # noqa: BLE001 - a title is never worth failing a figure
+        return name
+    key = "title_zh" if lang == "zh" else "title"
+    return str(meta.get(key) or meta.get("title") or name)

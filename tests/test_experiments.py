@@ -1,0 +1,138 @@
+"""Batches on the real model: serial = process pool = Dask, kill and resume, the CLI end to end.
+
+Small models (few SMEs, few months) keep the whole file quick.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from experiments.execute import RunSpec, execute
+from experiments.runner import RunResult, code_version, replication_seeds, run
+from experiments.store import ResultsStore
+from model.params import ModelParams
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = {"n_smes": 30}
+
+
+def _specs(reps=2, months=4):
+    base = ModelParams(**SMALL)
+    variants = {"base": base, "fund": base.replace(fund_coverage=0.5, offered_packages=("collateral", "tech_credit"))}
+    seeds = replication_seeds(11, reps)
+    return [RunSpec.make(lb, p, s, k, months, code_version()) for lb, p in variants.items() for k, s in enumerate(seeds)]
+
+
+def _dump(store: ResultsStore):
+    runs = store.runs_frame(with_params=True).drop(columns=["wall_s", "finished_at"]).sort_values("run_id").reset_index(drop=True)
+    monthly = store.monthly_frame().sort_values(["run_id", "kpi", "month"]).reset_index(drop=True)
+    return runs, monthly
+
+
+def test_run_returns_summary_monthly_and_provenance():
+    p = ModelParams(**SMALL)
+    r = run(p, 5, 4)
+    assert isinstance(r, RunResult)
+    assert list(r.monthly["month"]) == [0, 1, 2, 3, 4]
+    assert "sme_survival_rate" in r.summary
+    prov = r.provenance
+    assert prov["params_hash"] == p.stable_hash() and prov["seed"] == 5 and prov["months"] == 4
+    assert {"mesa", "numpy", "networkx"} <= set(prov["packages"]) and prov["code_version"]
+    again = run(p, 5, 4)
+    pd.testing.assert_frame_equal(r.monthly, again.monthly)
+
+
+def test_serial_equals_process_pool_equals_dask(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    specs = _specs()
+    dumps = []
+    with ResultsStore(tmp_path / "serial") as store:
+        out = execute(specs, store, jobs=1, quiet=True)
+        assert out.ok == len(specs), out.errors
+        dumps.append(_dump(store))
+    with ResultsStore(tmp_path / "pool") as store:
+        out = execute(specs, store, jobs=2, quiet=True)
+        assert out.ok == len(specs), out.errors
+        dumps.append(_dump(store))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+                                  processes=True) as cluster:
+        with ResultsStore(tmp_path / "dask") as store:
+            out = execute(specs, store, executor="dask", scheduler=cluster.scheduler_address, quiet=True)
+            assert out.ok == len(specs), out.errors
+            dumps.append(_dump(store))
+    (r0, m0), *others = dumps
+    assert len(r0) == len(specs) and len(m0) > 0
+    for r, m in others:
+        pd.testing.assert_frame_equal(r0, r)
+        pd.testing.assert_frame_equal(m0, m)
+
+
+def _ok_count(db: Path) -> int:
+    if not db.exists():
+        return 0
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+        try:
+            return con.execute("SELECT COUNT(*) FROM runs WHERE status = 'ok'").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_sweep_killed_midway_resumes_without_doubles(tmp_path):
+    out = tmp_path / "sweep"
+    argv = [sys.executable, "-m", "experiments.cli", "sweep", "baseline", "--param", "fund_coverage=0.1:0.5:5",
+            "--reps", "2", "--months", "8", "--set", "n_smes=30", "--jobs", "1", "--out", str(out), "--quiet",
+            "--no-figures"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    db = out / "results.sqlite"
+    deadline = time.monotonic() + 90
+    try:
+        while _ok_count(db) < 3:
+            assert proc.poll() is None, f"sweep ended before it could be killed: {proc.stderr.read()}"
+            assert time.monotonic() < deadline, "no runs stored in time"
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    stored = _ok_count(db)
+    assert 3 <= stored < 10, "kill came too late to test resuming"
+    done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    with ResultsStore(out) as store:
+        runs = store.runs_frame()
+        monthly = store.monthly_frame()
+        invocations = store.conn.execute("SELECT COUNT(*) FROM invocations").fetchone()[0]
+    assert len(runs) == 10 and set(runs["status"]) == {"ok"}
+    assert not runs.duplicated(["point", "rep"]).any()
+    assert sorted(runs["point"].unique()) == [0, 1, 2, 3, 4]
+    assert monthly.groupby("run_id")["month"].nunique().eq(9).all()
+    assert not monthly.duplicated(["run_id", "kpi", "month"]).any()
+    assert invocations == 2
+
+
+def test_compare_on_the_real_model(tmp_path, capsys):
+    from experiments.cli import main
+
+    from experiments import scenario_io
+
+    names = scenario_io.scenario_names()
+    labels = ["baseline"] + [n for n in ("tech_credit", "order_credit") if n in names]
+    out = tmp_path / "cmp"
+    argv = ["compare", *labels, "--reps", "2", "--months", "4", "--set", "n_smes=30", "--jobs", "1", "--out", str(out)]
+    assert main(argv) == 0
+    summary = pd.read_csv(out / "compare_summary.csv")
+    assert set(summary["label"]) == set(labels)
+    assert (out / "figures" / "compare_bars.png").stat().st_size > 1000
+    assert (out / "figures" / "monthly_fan.svg").stat().st_size > 1000

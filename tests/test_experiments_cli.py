@@ -1,0 +1,231 @@
+"""The batch command line: user errors, compare/sweep/report outputs and figures.
+
+Runs here use the fast test double in place of the model (monkeypatched, in-process with
+--jobs 1); tests/test_experiments.py runs the same commands on the real model.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import experiments.runner
+from experiments import scenario_io
+from experiments.cli import main
+from exp_fakes import fake_run
+from model.params import ModelParams
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def fake_model(monkeypatch):
+    """Runs use the test double; scenarios 'a', 'b', 'c' exist besides the library's."""
+    monkeypatch.setattr(experiments.runner, "run", fake_run)
+    real_load = scenario_io.load
+    extra = {"a": {}, "b": {"fund_coverage": 0.5}, "c": {"fund_coverage": 0.05}}
+
+    def load(name, overrides=None, stress=None):
+        if name in extra:
+            return ModelParams(**{**extra[name], **(overrides or {})})
+        return real_load(name, overrides, stress)
+
+    monkeypatch.setattr(scenario_io, "load", load)
+    monkeypatch.setattr(scenario_io, "title", lambda name, lang="en": {"a": "基准", "b": "风险补偿"}.get(name, name)
+                        if lang == "zh" else name)
+
+
+def _nonempty(path: Path) -> bool:
+    return path.is_file() and path.stat().st_size > 500
+
+
+# -- user errors -------------------------------------------------------------------------
+
+
+BAD = [
+    ["compare", "no_such_scenario"],
+    ["compare", "baseline", "--set", "no_such_key=1"],
+    ["compare", "baseline", "--set", "fund_coverage=abc"],
+    ["compare", "baseline", "--set", "fund_coverage=7"],
+    ["compare", "baseline", "--set", "fund_coverage"],
+    ["compare", "baseline", "--reps", "0"],
+    ["compare", "baseline", "--executor", "dask"],
+    ["sweep", "baseline", "--param", "fund_coverage=0.5:0.1:3"],
+    ["sweep", "baseline", "--param", "fund_coverage=0.1:0.5:0"],
+    ["sweep", "baseline", "--param", "fund_coverage=0.1:9:3"],
+    ["sweep", "baseline", "--param", "no_such_key=0:1:3"],
+    ["sweep", "baseline", "--param", "fund_coverage=a:b"],
+    ["sweep", "no_such_scenario", "--param", "fund_coverage=0.1:0.5:3"],
+    ["sweep", "baseline", "--param", "fund_coverage=0.1:0.5:3", "--set", "fund_coverage=0.2"],
+    ["sweep", "baseline", "--param", "fund_coverage=0.1:0.5", "--design", "sobol", "--n", "0"],
+]
+
+
+@pytest.mark.parametrize("argv", BAD, ids=[" ".join(a[:4]) for a in BAD])
+def test_user_errors_exit_2_with_one_line_and_write_nothing(argv, tmp_path, capsys):
+    out = tmp_path / "exp"
+    code = main([*argv, "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and err.startswith("h2chain: error:"), err
+    assert not out.exists()
+
+
+def test_user_error_in_a_real_process(tmp_path):
+    out = tmp_path / "exp"
+    proc = subprocess.run([sys.executable, "-m", "experiments.cli", "sweep", "baseline", "--param",
+                           "fund_coverage=0.9:0.1:3", "--out", str(out)], cwd=tmp_path, capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "lower bound" in proc.stderr
+    assert not out.exists()
+
+
+def test_report_of_missing_directory_is_a_user_error(tmp_path, capsys):
+    assert main(["report", str(tmp_path / "nothing")]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+# -- compare -------------------------------------------------------------------------------
+
+
+def test_compare_writes_tables_figures_and_resumes(fake_model, tmp_path, capsys):
+    out = tmp_path / "cmp"
+    argv = ["compare", "a", "b", "c", "--baseline", "a", "--reps", "5", "--months", "12", "--jobs", "1",
+            "--out", str(out), "--export", "csv"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "credit_mobilised_wan" in printed and "diff to a" in printed
+    summary = pd.read_csv(out / "compare_summary.csv")
+    paired = pd.read_csv(out / "compare_paired.csv")
+    assert set(summary["label"]) == {"a", "b", "c"} and set(paired["label"]) == {"b", "c"}
+    assert (summary.loc[summary["kpi"] == "sme_survival_rate", "n"] == 5).all()
+    for name in ("compare_bars", "compare_forest", "monthly_fan"):
+        for ext in ("png", "svg"):
+            assert _nonempty(out / "figures" / f"{name}.{ext}"), name
+    assert (out / "runs.csv").exists() and (out / "monthly.csv").exists()
+    # the same command again: everything is stored, nothing re-runs
+    assert main([*argv, "--quiet", "--no-figures"]) == 0
+    runs = pd.read_csv(out / "runs.csv")
+    assert len(runs) == 15
+    # more replications extend the experiment; the first five keep their seeds
+    more = ["compare", "a", "b", "c", "--baseline", "a", "--reps", "7", "--months", "12", "--jobs", "1",
+            "--out", str(out), "--export", "csv", "--quiet", "--no-figures"]
+    assert main(more) == 0
+    runs2 = pd.read_csv(out / "runs.csv")
+    assert len(runs2) == 21
+    assert set(runs["run_id"]) <= set(runs2["run_id"])
+    # a different experiment in the same directory is refused
+    assert main(["compare", "a", "b", "--months", "12", "--out", str(out), "--quiet"]) == 2
+    # report rebuilds the tables (and figures: see test_chinese_labels_render)
+    (out / "compare_summary.csv").unlink()
+    assert main(["report", str(out), "--quiet", "--no-figures"]) == 0
+    assert len(pd.read_csv(out / "compare_summary.csv")) == len(summary)
+
+
+def test_chinese_labels_render(fake_model, tmp_path):
+    import warnings
+
+    from experiments.fonts import FontMissing, cjk_font
+
+    try:
+        cjk_font()
+    except FontMissing as exc:
+        pytest.skip(str(exc))
+    out = tmp_path / "zh"
+    assert main(["compare", "a", "b", "--reps", "3", "--months", "6", "--jobs", "1", "--out", str(out), "--quiet",
+                 "--no-figures"]) == 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["report", str(out), "--lang", "zh", "--quiet"]) == 0
+    missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
+    assert not missing, missing[:3]
+    for name in ("compare_bars", "compare_forest", "monthly_fan"):
+        assert _nonempty(out / "figures" / f"{name}.png")
+
+
+def test_missing_cjk_font_fails_clearly(monkeypatch):
+    from experiments import fonts
+
+    monkeypatch.setattr(fonts, "candidate_files", lambda: [])
+    fonts.cjk_font.cache_clear()
+    try:
+        with pytest.raises(fonts.FontMissing, match="fonts-wqy-microhei"):
+            fonts.use_cjk_font()
+    finally:
+        fonts.cjk_font.cache_clear()
+
+
+def test_compare_manifest_records_the_experiment(fake_model, tmp_path):
+    from experiments.store import ResultsStore
+
+    out = tmp_path / "cmp"
+    assert main(["compare", "a", "b", "--reps", "2", "--months", "6", "--seed", "99", "--jobs", "1", "--out", str(out),
+                 "--quiet", "--no-figures"]) == 0
+    with ResultsStore(out) as store:
+        m = store.manifest()
+        runs = store.runs_frame()
+    assert m["master_seed"] == 99 and m["experiment"]["scenarios"] == ["a", "b"]
+    assert m["command_line"].startswith("h2chain") and "mesa" in m["packages"] and m["code_version"]
+    assert sorted(runs["seed"].unique().tolist()) == sorted(experiments.runner.replication_seeds(99, 2))
+
+
+# -- sweep -----------------------------------------------------------------------------------
+
+
+def test_sweep_grid_one_and_two_parameters(fake_model, tmp_path):
+    out = tmp_path / "s1"
+    assert main(["sweep", "a", "--param", "fund_coverage=0.1:0.5:3", "--reps", "2", "--months", "6",
+                 "--jobs", "1", "--out", str(out), "--quiet"]) == 0
+    points = pd.read_csv(out / "sweep_points.csv")
+    assert sorted(points["fund_coverage"].unique()) == pytest.approx([0.1, 0.3, 0.5])
+    assert _nonempty(out / "figures" / "sweep_lines.png") and _nonempty(out / "figures" / "sweep_lines.svg")
+
+    out2 = tmp_path / "s2"
+    assert main(["sweep", "a", "--param", "fund_coverage=0.1:0.5:3", "--param", "fund_per_loan_cap=0.2:0.6:2",
+                 "--reps", "1", "--months", "6", "--jobs", "1", "--out", str(out2), "--quiet"]) == 0
+    assert _nonempty(out2 / "figures" / "sweep_heatmap_credit_mobilised_wan.png")
+    assert pd.read_csv(out2 / "sweep_points.csv")["point"].nunique() == 6
+
+
+@pytest.mark.parametrize("design,n,expected_points", [("sobol", 8, 8 * (2 + 2)), ("morris", 3, 3 * (2 + 1)),
+                                                      ("lhs", 40, 40)])
+def test_sweep_sampled_designs_give_sensitivity_indices(fake_model, tmp_path, design, n, expected_points):
+    out = tmp_path / design
+    assert main(["sweep", "a", "--param", "fund_coverage=0.1:0.9", "--param", "term_loan_months=6:36",
+                 "--design", design, "--n", str(n), "--reps", "1", "--months", "4", "--jobs", "1",
+                 "--out", str(out), "--quiet", *([] if design == "sobol" else ["--no-figures"])]) == 0
+    points = pd.read_csv(out / "sweep_points.csv")
+    assert points["point"].nunique() == expected_points
+    # an integer parameter stays whole
+    assert (points["term_loan_months"] % 1 == 0).all()
+    sens = pd.read_csv(out / "sensitivity.csv")
+    assert set(sens["param"]) == {"fund_coverage", "term_loan_months"}
+    if design == "sobol":
+        assert _nonempty(out / "figures" / "sensitivity.png")
+    # the fake's credit_mobilised_wan depends on fund_coverage, not on term_loan_months
+    s = sens[(sens["kpi"] == "credit_mobilised_wan")].set_index(["param", "index"])["value"]
+    first = s.index.get_level_values("index")[0]
+    assert s[("fund_coverage", first)] > s[("term_loan_months", first)]
+
+
+def test_failing_runs_through_the_cli(fake_model, monkeypatch, tmp_path, capsys):
+    from exp_fakes import flaky_run
+
+    monkeypatch.setattr(experiments.runner, "run", flaky_run)
+    out = tmp_path / "flaky"
+    argv = ["compare", "a", "b", "--reps", "6", "--months", "4", "--jobs", "1", "--out", str(out), "--quiet",
+            "--no-figures", "--export", "csv"]
+    assert main(argv) == 1  # the batch completes; failures make the exit status 1
+    assert "boom at seed" in capsys.readouterr().err
+    runs = pd.read_csv(out / "runs.csv")
+    assert len(runs) == 12 and 0 < (runs["status"] == "failed").sum() < 12
+    assert (out / "compare_summary.csv").exists()
+    monkeypatch.setattr(experiments.runner, "run", fake_run)
+    assert main([*argv, "--retry-failed"]) == 0
+    assert (pd.read_csv(out / "runs.csv")["status"] == "ok").all()

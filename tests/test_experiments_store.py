@@ -1,0 +1,225 @@
+"""The experiments layer without the model: CI arithmetic, seeds, store, executor, resume.
+
+The run function here is a fast test double (tests/exp_fakes.py); the shipped code calls
+the real model, which tests/test_experiments.py exercises.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments import analysis
+from experiments.execute import RunSpec, execute, pending_specs
+from experiments.runner import code_version, replication_seeds
+from experiments.stats import mean_ci, paired_ci
+from experiments.store import ResultsStore
+from exp_fakes import fake_run, flaky_run
+from model.params import ModelParams
+
+
+# -- CI arithmetic ---------------------------------------------------------------------
+
+
+def test_paired_ci_matches_hand_computation():
+    # x - y = [1, 2, 3, 4, 5]: mean 3, sd sqrt(2.5) = 1.58114, se = 0.70711,
+    # t(0.975, 4) = 2.776445 -> half width 1.963243 -> [1.036757, 4.963243]
+    x = [11.0, 12.0, 13.0, 14.0, 15.0]
+    y = [10.0, 10.0, 10.0, 10.0, 10.0]
+    ci = paired_ci(x, y)
+    assert ci.n == 5
+    assert ci.mean == pytest.approx(3.0)
+    assert ci.sd == pytest.approx(math.sqrt(2.5))
+    assert ci.lo == pytest.approx(3.0 - 2.776445 * math.sqrt(2.5) / math.sqrt(5), abs=1e-6)
+    assert ci.lo == pytest.approx(1.036757, abs=1e-6)
+    assert ci.hi == pytest.approx(4.963243, abs=1e-6)
+
+
+def test_paired_ci_is_narrower_than_unpaired_when_noise_is_shared():
+    rng = np.random.default_rng(0)
+    common = rng.normal(0, 10, 30)
+    x = common + 1.0 + rng.normal(0, 0.1, 30)
+    y = common + rng.normal(0, 0.1, 30)
+    paired = paired_ci(x.tolist(), y.tolist())
+    assert paired.lo > 0.5 and paired.hi < 1.5
+    assert paired.half_width < mean_ci(x.tolist()).half_width / 10
+
+
+def test_ci_drops_missing_and_handles_tiny_samples():
+    assert paired_ci([1.0, None, 3.0], [0.0, 1.0, None]).n == 1
+    one = mean_ci([2.0])
+    assert one.mean == 2.0 and math.isnan(one.lo)
+    assert mean_ci([]).n == 0 and math.isnan(mean_ci([None]).mean)
+    # two values: t(0.975, 1) = 12.7062, sd = 0.7071, se = 0.5
+    two = mean_ci([1.0, 2.0])
+    assert two.hi - two.mean == pytest.approx(12.7062 * 0.5, abs=1e-3)
+
+
+# -- seeds -----------------------------------------------------------------------------
+
+
+def test_replication_seeds_are_stable_and_extend():
+    a = replication_seeds(42, 5)
+    assert a == replication_seeds(42, 5)
+    assert replication_seeds(42, 8)[:5] == a  # raising --reps keeps earlier replications
+    assert len(set(a)) == 5 and all(0 <= s < 2**63 for s in a)
+    assert replication_seeds(43, 5) != a
+
+
+# -- store and executor ------------------------------------------------------------------
+
+
+def _specs(reps=6, months=12, labels=("a", "b")):
+    base = ModelParams()
+    params = {"a": base, "b": base.replace(fund_coverage=0.05, offered_packages=("tech_credit",)),
+              "c": base.replace(fund_coverage=0.5)}
+    seeds = replication_seeds(7, reps)
+    return [RunSpec.make(lb, params[lb], s, k, months, code_version()) for lb in labels for k, s in enumerate(seeds)]
+
+
+def _dump(store: ResultsStore) -> tuple[pd.DataFrame, pd.DataFrame]:
+    runs = store.runs_frame(with_params=True).drop(columns=["wall_s", "finished_at"]).sort_values("run_id").reset_index(drop=True)
+    monthly = store.monthly_frame().sort_values(["run_id", "kpi", "month"]).reset_index(drop=True)
+    return runs, monthly
+
+
+def test_store_holds_runs_kpis_and_monthly_long_format(tmp_path):
+    specs = _specs()
+    with ResultsStore(tmp_path) as store:
+        out = execute(specs, store, run_fn=fake_run, jobs=1, quiet=True)
+        assert (out.ok, out.failed, out.skipped) == (12, 0, 0)
+        runs = store.runs_frame()
+        assert len(runs) == 12 and set(runs["status"]) == {"ok"}
+        for kpi in ("sme_survival_rate", "credit_mobilised_wan", "fiscal_leverage"):
+            assert kpi in runs.columns
+        # fiscal_leverage is None in scenario b: stored as NULL
+        assert runs.loc[runs["label"] == "b", "fiscal_leverage"].isna().all()
+        monthly = store.monthly_frame()
+        # the package column differs between scenarios: both are kept
+        assert {"credit_collateral_wan", "credit_tech_credit_wan"} <= set(monthly["kpi"])
+        assert monthly.groupby("run_id").size().eq(13 * 3).all()
+        # the SQL view `monthly` is the same long table
+        view = pd.read_sql_query("SELECT run_id, month, kpi, value FROM monthly", store.conn)
+        mine = monthly[["run_id", "month", "kpi", "value"]]
+        key = ["run_id", "kpi", "month"]
+        pd.testing.assert_frame_equal(view.sort_values(key).reset_index(drop=True),
+                                      mine.sort_values(key).reset_index(drop=True), check_dtype=False)
+        # seeds are shared across scenarios (common random numbers)
+        by = runs.pivot(index="rep", columns="label", values="seed")
+        assert (by["a"] == by["b"]).all()
+    con = sqlite3.connect(tmp_path / "results.sqlite")
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_serial_equals_process_pool(tmp_path):
+    specs = _specs(reps=4)
+    with ResultsStore(tmp_path / "serial") as s1, ResultsStore(tmp_path / "pool") as s2:
+        execute(specs, s1, run_fn=fake_run, jobs=1, quiet=True)
+        execute(specs, s2, run_fn=fake_run, jobs=2, quiet=True)
+        r1, m1 = _dump(s1)
+        r2, m2 = _dump(s2)
+    pd.testing.assert_frame_equal(r1, r2)
+    pd.testing.assert_frame_equal(m1, m2)
+
+
+def test_failing_run_is_recorded_and_batch_goes_on(tmp_path):
+    specs = _specs(reps=6)
+    odd = sum(s.seed % 2 for s in specs)
+    assert 0 < odd < len(specs)
+    with ResultsStore(tmp_path) as store:
+        out = execute(specs, store, run_fn=flaky_run, jobs=1, quiet=True)
+        assert out.ok + out.failed == len(specs) and out.failed == odd
+        runs = store.runs_frame()
+        failed = runs[runs["status"] == "failed"]
+        assert len(failed) == odd
+        assert failed["error"].str.contains("RuntimeError: boom").all()
+        assert failed["error"].str.contains("Traceback").all()
+        # resume without --retry-failed: nothing re-runs
+        again = execute(specs, store, run_fn=fake_run, jobs=1, quiet=True)
+        assert (again.ok, again.failed, again.skipped) == (0, 0, len(specs))
+        # with retry: only the failed ones, replaced in place
+        retry = execute(specs, store, run_fn=fake_run, jobs=1, quiet=True, retry_failed=True)
+        assert (retry.ok, retry.skipped) == (odd, len(specs) - odd)
+        assert store.counts() == {"ok": len(specs)}
+        assert len(store.runs_frame()) == len(specs)
+        months = store.monthly_frame().groupby("run_id")["month"].count()
+        assert len(months) == len(specs) and months.eq(13 * 3).all()
+
+
+def test_resume_skips_finished_runs(tmp_path):
+    specs = _specs(reps=5)
+    with ResultsStore(tmp_path) as store:
+        execute(specs[:4], store, run_fn=fake_run, jobs=1, quiet=True)
+    with ResultsStore(tmp_path) as store:  # a new process opening the same directory
+        assert len(pending_specs(specs, store, retry_failed=False)) == len(specs) - 4
+        out = execute(specs, store, run_fn=fake_run, jobs=1, quiet=True)
+        assert (out.ok, out.skipped) == (len(specs) - 4, 4)
+        assert len(store.runs_frame()) == len(specs)
+
+
+def test_new_kpi_names_add_columns(tmp_path):
+    with ResultsStore(tmp_path) as store:
+        row = dict(run_id="r1", label="x", point=None, rep=0, seed=1, months=1, params_hash="h", params_json="{}",
+                   code_version="v", status="ok", error=None, wall_s=0.1, finished_at="t")
+        store.write_run(row, {"a": 1.0}, None)
+        store.write_run({**row, "run_id": "r2"}, {"a": 2.0, "b": 3.0, "status": 4.0}, None)
+        assert store.kpi_names() == ["a", "b", "kpi_status"]
+        runs = store.runs_frame().set_index("run_id")
+        assert runs.loc["r2", "b"] == 3.0 and pd.isna(runs.loc["r1", "b"]) and runs.loc["r2", "status"] == "ok"
+
+
+def test_export_csv_and_parquet(tmp_path):
+    with ResultsStore(tmp_path) as store:
+        execute(_specs(reps=2), store, run_fn=fake_run, jobs=1, quiet=True)
+        paths = store.export("csv")
+        assert [p.name for p in paths] == ["runs.csv", "monthly.csv"]
+        assert len(pd.read_csv(paths[0])) == 4
+        pytest.importorskip("pyarrow")
+        ppaths = store.export("parquet")
+        assert len(pd.read_parquet(ppaths[1])) == len(pd.read_csv(paths[1]))
+
+
+def test_compare_tables_pair_by_replication(tmp_path):
+    with ResultsStore(tmp_path) as store:
+        execute(_specs(reps=6, labels=("a", "c")), store, run_fn=fake_run, jobs=1, quiet=True)
+        runs = store.runs_frame()
+    summary, diffs = analysis.compare_tables(runs, ["a", "c"], "a")
+    row = diffs[diffs["kpi"] == "credit_mobilised_wan"].iloc[0]
+    a = runs[runs["label"] == "a"].set_index("rep")["credit_mobilised_wan"]
+    c = runs[runs["label"] == "c"].set_index("rep")["credit_mobilised_wan"]
+    hand = paired_ci((c - a).tolist(), [0.0] * 6)
+    assert row["diff"] == pytest.approx(hand.mean) and row["lo"] == pytest.approx(hand.lo)
+    assert row["n"] == 6
+    s = summary[(summary["kpi"] == "credit_mobilised_wan") & (summary["label"] == "c")].iloc[0]
+    assert s["mean"] == pytest.approx(c.mean())
+
+
+def test_ratio_of_paired_differences_by_hand():
+    from experiments.stats import ratio_of_paired_differences
+
+    # extra cost [10, 20, 30] for extra survivors [1, 2, 3]: 20 / 2 = 10 in every resample
+    ci = ratio_of_paired_differences([110, 120, 130], [100, 100, 100], [6, 7, 8], [5, 5, 5])
+    assert ci.mean == pytest.approx(10.0) and ci.lo == pytest.approx(10.0) and ci.hi == pytest.approx(10.0)
+    # mean gain (1 - 2 + 3) / 3 > 0 but some resamples have none: unbounded upper end
+    wide = ratio_of_paired_differences([10, 20, 30], [0, 0, 0], [1, -2, 3], [0, 0, 0])
+    assert wide.mean == pytest.approx(60 / 2) and wide.hi == math.inf
+    # no gain on average: undefined
+    assert math.isnan(ratio_of_paired_differences([1, 2], [0, 0], [-1, 0], [0, 0]).mean)
+
+
+def test_cost_effectiveness_uses_surviving_smes():
+    runs = pd.DataFrame({
+        "run_id": ["b0", "b1", "p0", "p1"], "label": ["base", "base", "pol", "pol"], "point": [None] * 4,
+        "rep": [0, 1, 0, 1], "status": ["ok"] * 4, "finished_at": ["t"] * 4,
+        "fiscal_cost_wan": [0.0, 0.0, 100.0, 300.0], "sme_survival_rate": [0.5, 0.6, 0.6, 0.7],
+        "rd_successes": [1, 2, 3, 4],
+    })
+    costs = analysis.cost_effectiveness(runs, ["base", "pol"], "base", {r: 100 for r in runs["run_id"]})
+    by = costs.set_index("measure")["estimate"]
+    # extra cost 200 on average; extra survivors (10 + 10) / 2 = 10; extra R&D successes 2
+    assert by["fiscal_cost_per_extra_surviving_sme_wan"] == pytest.approx(20.0)
+    assert by["fiscal_cost_per_extra_rd_success_wan"] == pytest.approx(100.0)
