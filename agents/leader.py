@@ -44,6 +44,7 @@ class ChainLeader(FixedAgent):
     def place_orders(self) -> None:
         m = self.model
         demand = m.demand_multiplier() * m.params.plan_scale
+        by_segment: dict[str, tuple] = {}  # this month's supplier groups
         for prod in self.spec.products.values():
             units = prod.units_in_month(m.month) * demand
             if prod.kpi:
@@ -54,18 +55,27 @@ class ChainLeader(FixedAgent):
                 continue
             total_share = sum(prod.segment_shares.values())
             for seg, share in prod.segment_shares.items():
-                suppliers = [s for s in self.suppliers_by_segment[seg] if s.status != DEFAULTED]
-                if not suppliers:
-                    suppliers = [s for s in self.suppliers if s.status != DEFAULTED]
+                group = by_segment.get(seg)
+                if group is None:
+                    group = by_segment[seg] = self._supplier_group(seg)
+                suppliers, weights, wsum = group
                 if not suppliers:
                     continue
                 value = sme_spend * share / total_share
-                weights = [s.order_weight for s in suppliers]
-                wsum = sum(weights)
                 m.counters.orders_placed_wan += value
                 for s, w in zip(suppliers, weights):
                     s.take_order(self, value * w / wsum, confirmed=s.confirm_draw() < self.spec.confirm_share,
                                  kpi=prod.kpi, unit_content_wan=prod.unit_value_wan * prod.sme_share)
+
+    def _supplier_group(self, seg: str) -> tuple[list, list, float]:
+        """(active suppliers of a segment, or all active suppliers if it has none; their
+        order weights; the sum). Taking orders changes neither status nor weights, so one
+        group serves every product of the month."""
+        suppliers = [s for s in self.suppliers_by_segment[seg] if s.status != DEFAULTED]
+        if not suppliers:
+            suppliers = [s for s in self.suppliers if s.status != DEFAULTED]
+        weights = [s.order_weight for s in suppliers]
+        return suppliers, weights, sum(weights)
 
     # -- deliveries -------------------------------------------------------------------------
     def receive_delivery(self, order: Order) -> Invoice:

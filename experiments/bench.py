@@ -238,6 +238,9 @@ def head_to_head(n: int, months: int, reps: int, seed: int, say) -> dict:
         "boltzmann_us_per_agent_step": med["boltzmann"],
         "model_us_per_sme_month": {sc: med[sc] for sc in SCENARIOS},
         "ratio_vs_boltzmann": {sc: med[sc] / med["boltzmann"] for sc in SCENARIOS},
+        # the same, paired: the median over repetitions of (ours / Boltzmann timed next to it)
+        "ratio_paired_median": {sc: statistics.median(a / b for a, b in zip(samples[sc], samples["boltzmann"]))
+                                for sc in SCENARIOS},
         "construct_s": {sc: statistics.median(v) for sc, v in construct.items()},
         "samples_us": samples,
     }
