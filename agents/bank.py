@@ -64,11 +64,11 @@ class Bank(Agent):
     # -- books ----------------------------------------------------------------------------
     @property
     def outstanding_wan(self) -> float:
-        return math.fsum(loan.outstanding_wan for loan in self.loans)
+        return math.fsum([loan.outstanding_wan for loan in self.loans])  # a list: faster than a generator, same sum
 
     @property
     def npl_outstanding_wan(self) -> float:
-        return math.fsum(loan.outstanding_wan for loan in self.loans if loan.status == NPL)
+        return math.fsum([loan.outstanding_wan for loan in self.loans if loan.status == NPL])
 
     @property
     def capital_wan(self) -> float:

@@ -19,7 +19,7 @@ NAN = float("nan")
 
 
 def credit_outstanding_wan(m) -> float:
-    return math.fsum(b.outstanding_wan for b in m.banks)
+    return math.fsum([b.outstanding_wan for b in m.banks])
 
 
 def new_lending_wan(m) -> float:
@@ -50,7 +50,7 @@ def defaulted_smes(m) -> int:
 def npl_ratio(m) -> float:
     """Stock NPL ratio: non-performing principal / principal outstanding."""
     out = credit_outstanding_wan(m)
-    npl = math.fsum(loan.outstanding_wan for b in m.banks for loan in b.loans if loan.status == NPL)
+    npl = math.fsum([loan.outstanding_wan for b in m.banks for loan in b.loans if loan.status == NPL])
     return npl / out if out > 0 else NAN
 
 
@@ -121,7 +121,7 @@ def bank_npl_ratio(m, index: int) -> float:
 
 
 def credit_by_package_wan(m, package: str) -> float:
-    return math.fsum(loan.outstanding_wan for b in m.banks for loan in b.loans if loan.package == package)
+    return math.fsum([loan.outstanding_wan for b in m.banks for loan in b.loans if loan.package == package])
 
 
 def model_reporters(m) -> dict:
