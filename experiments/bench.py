@@ -44,7 +44,7 @@ SCENARIOS = ("default", FULL_MIX)
 # (N, months, repetitions) for the head-to-head timings
 FULL = {
     "per_n": ((1_000, 24, 5), (10_000, 12, 3)),
-    "scaling": ((100, 24), (300, 24), (1_000, 24), (3_000, 12), (10_000, 12), (20_000, 12)),
+    "scaling": ((100, 12), (300, 12), (1_000, 12), (3_000, 12), (10_000, 12), (20_000, 12)),  # same months for all
     "scaling_reps": 3,
     "batch": {"n_runs": 200, "n_smes": 300, "months": 24},
     "memory": {"n_smes": 10_000, "months": 60},
