@@ -1,0 +1,211 @@
+"""Drawing the supply network: a tiered layout computed once and a styled SpaceRenderer.
+
+Layout: chain leaders on top, tier-1 suppliers in a band below them, tier-2 suppliers at the
+bottom. Each leader's chain gets an x-range proportional to its size; inside it, tier-1 SMEs
+are grouped by segment (制储运加用) and tier-2 SMEs sit below the customers they supply. The
+layout is a pure function of the graph, computed once per model (Mesa's default spring
+layout is slow, unseeded and moves between runs).
+
+Encoding: colour = SME status, marker = segment, marker area = credit outstanding; leaders are
+large dark stars labelled with their Chinese and English names.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from matplotlib.lines import Line2D
+from mesa.visualization import SpaceRenderer
+from mesa.visualization.components import AgentPortrayalStyle
+from mesa.visualization.space_drawers import NetworkSpaceDrawer
+
+from viz.fonts import ensure_cjk_font
+from viz.i18n import t
+
+STATUS_COLOURS = {
+    "healthy": "#a1d99b",  # light green: trading, no loan
+    "financed": "#2171b5",  # blue: has a loan
+    "distressed": "#fd8d3c",  # orange: cash short, arrears
+    "defaulted": "#a50f15",  # dark red: insolvent
+}
+SEGMENT_MARKERS = {"制": "o", "储": "s", "运": "^", "加": "D", "用": "P"}
+SEGMENT_ORDER = tuple(SEGMENT_MARKERS)
+LEADER_COLOUR = "#252525"
+
+# y-bands of the tiers (data coordinates; the drawing spans x in [0, 1])
+Y_LEADER = 1.08
+BAND_TIER1 = (0.92, 0.52)  # top, bottom
+BAND_TIER2 = (0.40, 0.00)
+CHAIN_GAP = 0.03
+
+
+def _band_positions(nodes, x0, width, band, out):
+    """Place `nodes` (already ordered) column by column in [x0, x0+width] x band."""
+    n = len(nodes)
+    if n == 0:
+        return
+    top, bottom = band
+    height = top - bottom
+    cols = max(1, round(math.sqrt(n * width / height)))
+    rows = math.ceil(n / cols)
+    cols = math.ceil(n / rows)
+    dx = width / cols
+    dy = height / rows
+    for i, node in enumerate(nodes):
+        col, row = divmod(i, rows)
+        stagger = 0.25 * dx if row % 2 else -0.25 * dx
+        out[node] = (x0 + (col + 0.5) * dx + (stagger if cols > 1 else 0.0), top - (row + 0.5) * dy)
+
+
+def tiered_layout(graph) -> dict[int, tuple[float, float]]:
+    """Node -> (x, y): leaders on top, tier-1 below, tier-2 at the bottom, chains side by side.
+
+    Deterministic (depends only on the graph) and O(N log N).
+    """
+    attrs = graph.nodes
+    leaders = [n for n in graph.nodes if attrs[n].get("kind") == "leader"]
+    key_of = {n: attrs[n].get("leader", str(n)) for n in leaders}
+    chain_keys = [key_of[n] for n in leaders] or [""]
+    sizes = {k: 0 for k in chain_keys}
+    for n in graph.nodes:
+        if attrs[n].get("kind") != "leader":
+            k = attrs[n].get("leader", chain_keys[0])
+            sizes[k] = sizes.get(k, 0) + 1
+    total = sum(sizes.values()) or 1
+    usable = 1.0 - CHAIN_GAP * (len(sizes) - 1)
+    ranges, x = {}, 0.0
+    for k in sizes:
+        w = usable * max(sizes[k], 1) / total if total else usable / len(sizes)
+        ranges[k] = (x, w)
+        x += w + CHAIN_GAP
+
+    pos: dict[int, tuple[float, float]] = {}
+    for n in leaders:
+        x0, w = ranges[key_of[n]]
+        pos[n] = (x0 + w / 2, Y_LEADER)
+
+    seg_rank = {s: i for i, s in enumerate(SEGMENT_ORDER)}
+    for k, (x0, w) in ranges.items():
+        tier1 = sorted(
+            (n for n in graph.nodes if attrs[n].get("kind") != "leader" and attrs[n].get("tier") == 1
+             and attrs[n].get("leader", chain_keys[0]) == k),
+            key=lambda n: (seg_rank.get(attrs[n].get("segment"), 99), n),
+        )
+        _band_positions(tier1, x0, w, BAND_TIER1, pos)
+    for k, (x0, w) in ranges.items():
+        tier2 = [n for n in graph.nodes if attrs[n].get("kind") != "leader" and attrs[n].get("tier") != 1
+                 and attrs[n].get("leader", chain_keys[0]) == k]
+
+        def under_customers(n):
+            xs = [pos[c][0] for c in graph.successors(n) if c in pos] if graph.is_directed() else \
+                 [pos[c][0] for c in graph.neighbors(n) if c in pos]
+            return (float(np.mean(xs)) if xs else x0 + w / 2, n)
+
+        tier2.sort(key=under_customers)
+        _band_positions(tier2, x0, w, BAND_TIER2, pos)
+    return pos
+
+
+def sme_size(credit_wan: float) -> float:
+    """Marker area (pt^2): a floor so every SME is visible, growing with sqrt(credit)."""
+    return 14.0 + min(260.0, 4.5 * math.sqrt(max(credit_wan, 0.0)))
+
+
+def portray_agent(agent) -> AgentPortrayalStyle:
+    """Style of one agent on the network (named function: picklable, testable)."""
+    status = getattr(agent, "status", None)
+    if status is None:  # a chain leader
+        return AgentPortrayalStyle(color=LEADER_COLOUR, marker="*", size=900, zorder=4,
+                                   edgecolors="white", linewidths=1.2)
+    return AgentPortrayalStyle(
+        color=STATUS_COLOURS.get(status, "#969696"),
+        marker=SEGMENT_MARKERS.get(getattr(agent, "segment", ""), "o"),
+        size=sme_size(getattr(agent, "credit_outstanding_wan", 0.0) or 0.0),
+        zorder=3 if status in ("distressed", "defaulted") else 2,
+        edgecolors="#252525" if status == "defaulted" else "white",
+        linewidths=0.9 if status == "defaulted" else 0.4,
+    )
+
+
+class ChainRenderer(SpaceRenderer):
+    """The network view. All styling lives in `__init__`, because SolaraViz's Reset builds a
+    new renderer with `type(renderer)(model=..., backend=...)` and copies only part of the
+    old one's set-up."""
+
+    def __init__(self, model, backend="matplotlib"):
+        self.model = model
+        ensure_cjk_font()
+        super().__init__(model, backend=backend)
+        self.setup_structure(
+            node_kwargs={"node_size": 0, "alpha": 0.0},
+            edge_kwargs={"arrows": False, "edge_color": "#9e9e9e", "width": 0.35, "alpha": 0.45,
+                         "style": "solid", "zorder": 0},
+        )
+        self.setup_agents(portray_agent)
+        if backend == "matplotlib":
+            self.backend_renderer.fig.set_size_inches(7.6, 6.4)
+            self.backend_renderer.fig.set_dpi(100)
+        self._labels = []
+
+    def _get_space_drawer(self):
+        if self.space is None:  # the model names its space `network`
+            self.space = getattr(self.model, "network", None)
+        return NetworkSpaceDrawer(self.space, layout_alg=tiered_layout, layout_kwargs={})
+
+    @property
+    def language(self) -> str:
+        settings = getattr(self.model, "view_settings", None)
+        return settings.language if settings is not None else "en"
+
+    def draw_agents(self, agent_portrayal=None, **kwargs):
+        mesh = super().draw_agents(agent_portrayal, **kwargs)
+        if self.backend == "matplotlib":
+            self._decorate(self.canvas)
+        return mesh
+
+    def _decorate(self, ax):
+        """Leader names, tier captions, legends, title: redrawn each step (texts are ours to
+        remove: SolaraViz clears lines, collections and patches but not texts)."""
+        lang = self.language
+        for artist in self._labels:
+            try:
+                artist.remove()
+            except (ValueError, NotImplementedError):
+                pass
+        self._labels = []
+        pos = self.space_drawer.pos
+        ax.set_xlim(-0.17, 1.01)
+        ax.set_ylim(-0.05, 1.27)
+        for leader in getattr(self.model, "leaders", []):
+            node = leader.cell.coordinate
+            x, y = pos[node]
+            label = f"{leader.name_zh}\n{leader.name}" if lang == "en" else f"{leader.name_zh}"
+            self._labels.append(ax.text(x + 0.035, y, label, fontsize=10.5, fontweight="bold", va="center",
+                                        ha="left", color=LEADER_COLOUR, zorder=5))
+        for key, (top, bottom) in (("tier_leaders", (Y_LEADER + 0.05, Y_LEADER - 0.05)),
+                                   ("tier_1", BAND_TIER1), ("tier_2", BAND_TIER2)):
+            self._labels.append(ax.text(-0.02, (top + bottom) / 2, t(key, lang), fontsize=9, color="#525252",
+                                        ha="right", va="center", rotation=0, style="italic"))
+        ax.axhline((BAND_TIER1[1] + BAND_TIER2[0]) / 2, color="#d9d9d9", lw=0.6, zorder=-1)
+        ax.axhline((BAND_TIER1[0] + Y_LEADER) / 2 - 0.02, color="#d9d9d9", lw=0.6, zorder=-1)
+        month = getattr(self.model, "month", int(getattr(self.model, "time", 0)))
+        ax.set_title(t("network_title", lang, month=month), fontsize=12, loc="left")
+
+        counts = {s: 0 for s in STATUS_COLOURS}
+        for sme in getattr(self.model, "smes", []):
+            counts[sme.status] = counts.get(sme.status, 0) + 1
+        status_handles = [Line2D([], [], ls="", marker="o", markersize=8, markerfacecolor=c,
+                                 markeredgecolor="#252525" if s == "defaulted" else "white",
+                                 label=f"{t(s, lang)} ({counts.get(s, 0)})")
+                          for s, c in STATUS_COLOURS.items()]
+        seg_handles = [Line2D([], [], ls="", marker=m, markersize=7, markerfacecolor="#bdbdbd",
+                              markeredgecolor="#525252", label=t(f"seg_{s}", lang))
+                       for s, m in SEGMENT_MARKERS.items()]
+        first = ax.legend(handles=status_handles, title=t("status", lang), loc="upper left",
+                          bbox_to_anchor=(0.0, -0.0), ncol=4, fontsize=8.5, title_fontsize=9,
+                          frameon=False, alignment="left")
+        ax.add_artist(first)  # removed by SolaraViz with the other artists each step
+        ax.legend(handles=seg_handles, title=f"{t('segment', lang)} · {t('size_note', lang)}", loc="upper left",
+                  bbox_to_anchor=(0.0, -0.075), ncol=5, fontsize=8.5, title_fontsize=9, frameon=False,
+                  alignment="left")
