@@ -23,7 +23,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
 from mesa.experimental.scenarios import Scenario
@@ -237,12 +237,13 @@ class ModelParams(Scenario):
     npl_tolerance: Annotated[float, Spec("bank", 0.0, 0.5, "fraction/yr", "tolerated expected loss rate on tech loans (不良容忍度)", "E (0.03-0.045); CBIRC 2019")] = 0.03
     npl_overdue_months: Annotated[int, Spec("bank", 1, 12, "months", "months overdue before a loan is non-performing", "O: 90 days")] = 3
     capital_ratio_floor: Annotated[float, Spec("bank", 0.0, 1.0, "share", "capital per yuan of loans a bank must hold", "O: 10.5%")] = 0.105
-    capital_cost: Annotated[float, Spec("bank", 0.0, 1.0, "fraction/yr", "required return on the capital a loan uses", "E")] = 0.10
+    capital_cost: Annotated[float, Spec("bank", 0.0, 1.0, "fraction/yr", "required return on the capital a loan uses", "E")] = 0.06
     bank_opex_spread: Annotated[float, Spec("bank", 0.0, 0.1, "fraction/yr", "operating cost spread", "E")] = 0.005
     max_loan_rate: Annotated[float, Spec("bank", 0.0, 0.5, "fraction/yr", "highest rate a bank will charge (above it: reject)", "P: tech loans 3.85-4.35%")] = 0.08
     signal_noise: Annotated[float, Spec("bank", 0.0, 2.0, "sd", "noise of a bank's signal of SME quality", "E")] = 0.2
     pd_base_annual: Annotated[float, Spec("bank", 0.0, 1.0, "fraction/yr", "annual default probability of an average-quality SME", "E; NFRA inclusive NPL 2.2-3.0%")] = 0.05
     pd_quality_slope: Annotated[float, Spec("bank", 0.0, 20.0, "", "log-PD per unit of quality signal", "E")] = 4.0
+    max_debt_to_annual_sales: Annotated[float, Spec("bank", 0.0, 10.0, "ratio", "largest term debt per yuan of expected annual sales", "E (0.3-0.8)")] = 0.5
     relationship_learning_months: Annotated[float, Spec("bank", 0.0, 120.0, "months", "months of relationship that halve a bank's signal noise", "E")] = 24.0
 
     # --- instruments -----------------------------------------------------------------

@@ -1,0 +1,313 @@
+"""Banks (山西银行 Shanxi Bank, 晋商银行 Jinshang Bank, a joint-stock branch, ...).
+
+A bank underwrites applications from what it can observe (a noisy signal of quality, less
+noisy after an agency's assessment or a long relationship; collateral; confirmed orders and
+the leader's risk; insurance and fund cover), prices at LPR + spread, keeps its loan book,
+classifies loans non-performing after 90 days overdue and shares the loss.
+
+Its capital is derived from its books, never stored twice:
+capital = cash + loans outstanding - funding liability.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from mesa import Agent
+
+from model import finance
+from model.instruments import NPL, PERFORMING, REPAID, RESOLVED, Loan
+from model.params import BankSpec, bank_key
+
+
+@dataclass(slots=True)
+class Decision:
+    approve: bool
+    reason: str
+    amount_wan: float = 0.0
+    pd_annual: float = 0.0
+    el_rate: float = 0.0
+    rate: float = 0.0
+    insured_share: float = 0.0
+    fund_share: float = 0.0
+    collateral_pledged_wan: float = 0.0
+
+
+class Bank(Agent):
+    def __init__(self, model, spec: BankSpec):
+        super().__init__(model)
+        p = model.params
+        self.spec = spec
+        self.key = bank_key(spec)
+        self.name = spec.name
+        self.name_zh = spec.name_zh
+        opening_cash = spec.capital_wan / p.capital_ratio_floor  # lending capacity funded on day 0
+        self.funding_liability_wan = opening_cash - spec.capital_wan
+        self.account = model.ledger.open_account(f"bank:{self.key}", opening_cash)
+        self.loans: list[Loan] = []  # performing and NPL (resolved and repaid loans drop out)
+        self.queue: list = []  # applications waiting for underwriting this month
+        self.new_credit_year_wan = 0.0
+        self.written_off_wan = 0.0  # gross, at resolution
+        self.late_recovered_wan = 0.0  # recovered by the bank after resolution
+        self.npl_principal_wan = 0.0  # principal that has become non-performing (cumulative)
+        self.lent_wan = 0.0
+
+    # -- books ----------------------------------------------------------------------------
+    @property
+    def outstanding_wan(self) -> float:
+        return math.fsum(loan.outstanding_wan for loan in self.loans)
+
+    @property
+    def npl_outstanding_wan(self) -> float:
+        return math.fsum(loan.outstanding_wan for loan in self.loans if loan.status == NPL)
+
+    @property
+    def capital_wan(self) -> float:
+        return self.model.ledger.balance(self.account) + self.outstanding_wan - self.funding_liability_wan
+
+    def npl_ratio(self) -> float:
+        out = self.outstanding_wan
+        return self.npl_outstanding_wan / out if out > 0 else 0.0
+
+    def over_tolerance(self) -> bool:
+        return self.npl_ratio() > self.model.params.npl_tolerance
+
+    # -- underwriting (decide, then apply) ---------------------------------------------------
+    def signal_noise(self, sme) -> float:
+        p = self.model.params
+        sd = p.signal_noise * self.spec.noise_multiplier
+        if sme.assessed_by_agency:
+            sd *= p.agency_noise_factor
+        months = sme.relationship_months.get(self.key, 0)
+        return sd / (1.0 + months / p.relationship_learning_months) if p.relationship_learning_months > 0 else sd
+
+    def decide(self, sme, instrument: str, package, amount_wan: float, order=None) -> Decision:
+        """Pure decision on one application: no state changes."""
+        m = self.model
+        p = m.params
+        if amount_wan < p.min_loan_wan:
+            return Decision(False, "below minimum loan")
+        signal = sme.quality + self.signal_noise(sme) * sme.signal_draw(self.key)
+        pd_sme = finance.pd_from_signal(signal, p.pd_base_annual, p.pd_quality_slope)
+        pledged = 0.0
+        if instrument == "order_financing":
+            leader = order.buyer
+            term = max(1, order.due_month - m.month) + leader.spec.payment_term_months + p.order_loan_grace_months
+            # the loan is repaid from the leader's payment: the leader's risk, plus the SME
+            # failing to deliver (a fraction of its own default risk over the term)
+            pd_term = finance.combine_pd(finance.pd_over_term(leader.spec.pd_annual, term),
+                                         0.5 * finance.pd_over_term(pd_sme, term))
+            pd_annual = finance.annualise_pd(pd_term, term)
+            lgd = 0.6  # a defaulting leader still pays part of its debts
+        else:
+            term = p.term_loan_months
+            pd_annual = pd_sme
+            if instrument == "collateral":
+                free = sme.free_collateral_wan()
+                pledged = min(free, amount_wan / p.collateral_haircut) if p.collateral_haircut > 0 else 0.0
+                amount_wan = min(amount_wan, pledged * p.collateral_haircut)
+                if amount_wan < p.min_loan_wan:
+                    return Decision(False, "insufficient collateral")
+                lgd = finance.loss_given_default(amount_wan, pledged * p.collateral_haircut * p.receivable_recovery_share)
+            else:
+                amount_wan = min(amount_wan, p.tech_credit_max_wan)
+                lgd = 0.9  # unsecured: little is recovered
+            if sme.debt_wan() + amount_wan > p.max_debt_to_annual_sales * 12.0 * sme.expected_sales_wan:
+                return Decision(False, "leverage")
+        insured = p.guarantee_insurer_share if ("guarantee_insurance" in package.instruments and m.insurer.writing) else 0.0
+        fund_share = 0.0
+        if package.fund_eligible and m.fund.can_back(amount_wan):
+            fund_share = p.fund_coverage + (p.fund_credit_loan_bonus if instrument == "tech_credit" else 0.0)
+            fund_share = min(fund_share, 1.0)
+        cover = finance.covered_share(
+            insurer_share=insured, fund_share=fund_share, fund_per_loan_cap=p.fund_per_loan_cap,
+            policy_cover_cap=p.policy_cover_cap, order=p.loss_order, bank_over_tolerance=self.over_tolerance())
+        el = finance.expected_loss_rate(pd_annual, lgd, cover)
+        reward_rate = p.bank_reward_wan_per_100m / finance.WAN_PER_100M
+        limit = p.npl_tolerance * self.spec.risk_appetite + reward_rate
+        if el > limit:
+            return Decision(False, "expected loss above tolerance", amount_wan, pd_annual, el)
+        if self.capital_wan * (1.0 - 1e-9) < p.capital_ratio_floor * (self.outstanding_wan + amount_wan):
+            return Decision(False, "capital", amount_wan, pd_annual, el)
+        if self.model.ledger.balance(self.account) < amount_wan:
+            return Decision(False, "liquidity", amount_wan, pd_annual, el)
+        rate = finance.loan_rate(m.lpr(), el, p.capital_ratio_floor, p.capital_cost, p.bank_opex_spread)
+        if rate > p.max_loan_rate:
+            return Decision(False, "rate above cap", amount_wan, pd_annual, el, rate)
+        return Decision(True, "approved", amount_wan, pd_annual, el, rate, insured, fund_share, pledged)
+
+    def lend(self, sme, instrument: str, package_name: str, decision: Decision, order=None) -> Loan:
+        """Write the approved loan and disburse it."""
+        m = self.model
+        p = m.params
+        if instrument == "order_financing":
+            maturity = order.due_month + order.buyer.spec.payment_term_months + p.order_loan_grace_months
+            term = maturity - m.month
+            instalment = 0.0
+        else:
+            term = p.term_loan_months
+            maturity = m.month + term
+            instalment = finance.annuity_payment(decision.amount_wan, decision.rate, term)
+        subsidy = finance.subsidy_rate(decision.rate, p.interest_subsidy_pp, p.interest_subsidy_share, p.interest_subsidy_cap_pp)
+        loan = Loan(
+            loan_id=m.next_loan_id(), bank=self, borrower=sme, instrument=instrument, package=package_name,
+            principal_wan=decision.amount_wan, start_month=m.month, term_months=term,
+            spread=decision.rate - m.lpr(), contract_rate=decision.rate, instalment_wan=instalment,
+            maturity_month=maturity, subsidy_rate=subsidy,
+            subsidy_until_month=m.month + p.interest_subsidy_months if subsidy > 0 else 0,
+            insured_share=decision.insured_share, fund_share=decision.fund_share,
+            collateral_pledged_wan=decision.collateral_pledged_wan, outstanding_wan=decision.amount_wan, order=order)
+        loan.policy_backed = loan.fund_share > 0 or subsidy > 0 or p.bank_reward_wan_per_100m > 0 or (
+            loan.insured_share > 0 and p.premium_voucher_share > 0)
+        self.loans.append(loan)
+        if loan.fund_share > 0:
+            m.fund.back(loan)
+        self.new_credit_year_wan += loan.principal_wan
+        self.lent_wan += loan.principal_wan
+        m.ledger.transfer(self.account, sme.account, loan.principal_wan, "loan_disbursement")
+        return loan
+
+    # -- service -----------------------------------------------------------------------------
+    def subsidy_now(self, loan: Loan) -> float:
+        """Annual subsidy rate the province pays on this loan this month."""
+        return loan.subsidy_rate if self.model.month <= loan.subsidy_until_month else 0.0
+
+    def amount_due(self, loan: Loan) -> tuple[float, float]:
+        """(interest, principal) the borrower owes this month, arrears included. The borrower
+        pays interest at the contract rate less the subsidy; the schedule is the annuity at
+        the contract rate."""
+        m = self.model
+        if loan.status != PERFORMING:
+            return 0.0, 0.0
+        if loan.is_bullet:
+            if m.month < loan.maturity_month:
+                return 0.0, 0.0
+            return loan.accrued_interest_wan, loan.outstanding_wan
+        if (m.month - loan.start_month) % 12 == 0 and m.month > loan.start_month:
+            self._reprice(loan)
+        interest, principal = finance.split_instalment(loan.outstanding_wan, loan.contract_rate, loan.instalment_wan)
+        borrower_interest = loan.outstanding_wan * (loan.contract_rate - self.subsidy_now(loan)) / 12.0
+        return borrower_interest + loan.accrued_interest_wan, min(principal + loan.arrears_wan, loan.outstanding_wan)
+
+    def _reprice(self, loan: Loan) -> None:
+        """Floating rate: at each anniversary the rate follows the LPR and the instalment is
+        recomputed over the remaining term."""
+        m = self.model
+        loan.contract_rate = m.lpr() + loan.spread
+        remaining = max(1, loan.maturity_month - m.month + 1)
+        loan.instalment_wan = finance.annuity_payment(loan.outstanding_wan, loan.contract_rate, remaining)
+        if loan.subsidy_rate > 0:
+            p = m.params
+            loan.subsidy_rate = finance.subsidy_rate(loan.contract_rate, p.interest_subsidy_pp, p.interest_subsidy_share, p.interest_subsidy_cap_pp)
+
+    def accrue(self) -> None:
+        """Monthly accruals on performing loans: bullet loans accrue the borrower's interest
+        (paid with the principal); the province owes the subsidy part on every loan."""
+        gov = self.model.government
+        subsidy_owed = 0.0
+        for loan in self.loans:
+            if loan.status != PERFORMING:
+                continue
+            s = self.subsidy_now(loan)
+            if loan.is_bullet:
+                loan.accrued_interest_wan += loan.outstanding_wan * (loan.contract_rate - s) / 12.0
+            subsidy_owed += loan.outstanding_wan * s / 12.0
+        if subsidy_owed > 0:
+            gov.owe_interest_subsidy(self, subsidy_owed)
+
+    def book_payment(self, loan: Loan, interest_paid: float, principal_paid: float, interest_due: float, principal_due: float) -> None:
+        """Record what the borrower (or the leader, for an assigned receivable) paid."""
+        loan.accrued_interest_wan = max(0.0, interest_due - interest_paid)
+        if not loan.is_bullet:
+            loan.arrears_wan = max(0.0, principal_due - principal_paid)
+        loan.outstanding_wan = max(0.0, loan.outstanding_wan - principal_paid)
+        if principal_due + interest_due > 1e-9:
+            fully_paid = principal_paid >= principal_due - 1e-9 and interest_paid >= interest_due - 1e-9
+            loan.months_overdue = 0 if fully_paid else loan.months_overdue + 1
+        if loan.outstanding_wan <= 1e-9:
+            loan.outstanding_wan = 0.0
+            loan.accrued_interest_wan = 0.0
+            loan.status = REPAID
+
+    def pay_funding_cost(self) -> None:
+        m = self.model
+        cost = self.outstanding_wan * m.params.bank_funding_cost / 12.0
+        m.ledger.pay_up_to(self.account, m.funding, cost, "funding_cost")
+
+    # -- defaults -------------------------------------------------------------------------
+    def classify_npl(self, loan: Loan) -> None:
+        """The borrower has defaulted: recover what can be recovered now, claim the
+        insurer's share at once and the fund's share after its payout lag."""
+        m = self.model
+        p = m.params
+        if loan.status != PERFORMING:
+            return
+        loan.status = NPL
+        loan.npl_month = m.month
+        self.npl_principal_wan += loan.outstanding_wan
+        m.counters.npl_new_wan += loan.outstanding_wan
+        loan.accrued_interest_wan = 0.0
+        loan.arrears_wan = 0.0
+        if loan.collateral_pledged_wan > 0:
+            proceeds = min(loan.outstanding_wan, loan.collateral_pledged_wan * p.collateral_haircut * p.receivable_recovery_share)
+            if proceeds > 0:
+                m.ledger.transfer(m.buyers, self.account, proceeds, "collateral_sale")
+                loan.outstanding_wan -= proceeds
+        shares = finance.allocate_loss(
+            loan.outstanding_wan, loan.principal_wan, insurer_share=loan.insured_share, fund_share=loan.fund_share,
+            fund_per_loan_cap=p.fund_per_loan_cap, policy_cover_cap=p.policy_cover_cap,
+            fund_available_wan=m.fund.available_for_claims(), order=p.loss_order,
+            bank_over_tolerance=self.over_tolerance())
+        if shares.insurer_wan > 0:
+            paid = m.insurer.pay_guarantee_claim(self, shares.insurer_wan)
+            loan.paid_insurer_wan += paid
+            loan.outstanding_wan -= paid
+        if shares.fund_wan > 0:
+            loan.fund_claim_wan = shares.fund_wan
+            m.fund.lodge_claim(loan, shares.fund_wan)
+
+    def receive_recovery(self, loan: Loan, amount_wan: float) -> None:
+        """Cash recovered on an NPL loan (already transferred): reduces the outstanding
+        balance; after resolution it is shared back to insurer and fund (clawback)."""
+        if loan.status == NPL:
+            loan.outstanding_wan = max(0.0, loan.outstanding_wan - amount_wan)
+            loan.fund_claim_wan = min(loan.fund_claim_wan, loan.outstanding_wan)
+        elif loan.status == RESOLVED:
+            m = self.model
+            back = finance.share_recovery(amount_wan, loan.paid_insurer_wan, loan.paid_fund_wan, loan.paid_bank_wan)
+            if back.insurer_wan > 0:
+                m.ledger.transfer(self.account, m.insurer.account, back.insurer_wan, "recovery_refund")
+                m.insurer.book_recovery(back.insurer_wan)
+                loan.paid_insurer_wan -= back.insurer_wan
+            if back.fund_wan > 0:
+                m.ledger.transfer(self.account, m.fund.account, back.fund_wan, "recovery_refund")
+                loan.paid_fund_wan -= back.fund_wan
+            loan.paid_bank_wan -= back.bank_wan
+            self.late_recovered_wan += back.bank_wan
+
+    def resolve_due(self) -> None:
+        """NPL loans whose fund payout lag has passed: the fund pays (if it can), the bank
+        writes off the rest."""
+        m = self.model
+        lag = m.params.fund_payout_lag_months
+        keep = []
+        for loan in self.loans:
+            if loan.status == NPL and m.month >= loan.npl_month + lag:
+                if loan.fund_claim_wan > 0:
+                    paid = m.fund.pay_claim(self, loan)
+                    loan.paid_fund_wan += paid
+                    loan.outstanding_wan -= paid
+                    loan.fund_claim_wan = 0.0
+                loss = max(0.0, loan.outstanding_wan)
+                loan.paid_bank_wan += loss
+                self.written_off_wan += loss
+                m.counters.written_off_wan += loss
+                loan.outstanding_wan = 0.0
+                loan.status = RESOLVED
+                m.resolved_loans.append(loan)
+            elif loan.status == REPAID:
+                continue
+            else:
+                keep.append(loan)
+        self.loans = keep

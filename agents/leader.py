@@ -1,0 +1,107 @@
+"""Chain leaders (链主企业): Meijin Energy (美锦能源), Jinnan Steel (晋南钢铁), ...
+
+A leader turns its deployment plan into orders by segment for its tier-1 suppliers,
+confirms (确权) some of them for order financing, sells what is deployed and pays its
+suppliers' invoices on its payment term (late under the `late_payer` stress).
+"""
+
+from __future__ import annotations
+
+from mesa.discrete_space import FixedAgent
+
+from model.instruments import Invoice, Order
+from model.params import SEGMENTS, LeaderSpec, leader_key
+
+
+class ChainLeader(FixedAgent):
+    def __init__(self, model, spec: LeaderSpec, cell):
+        super().__init__(model)
+        self.spec = spec
+        self.key = leader_key(spec)
+        self.name = spec.name
+        self.name_zh = spec.name_zh
+        self.cell = cell
+        self.account = model.ledger.open_account(f"leader:{self.key}", spec.initial_cash_wan)
+        self.suppliers_by_segment: dict[str, list] = {s: [] for s in SEGMENTS}
+        self.suppliers: list = []
+        self.payables: list[Invoice] = []
+        self.units_deployed: dict[str, float] = {}
+        self.units_planned: dict[str, float] = {}
+        self.late_invoices = 0
+
+    @property
+    def cash_wan(self) -> float:
+        return self.model.ledger.balance(self.account)
+
+    def add_supplier(self, sme) -> None:
+        self.suppliers.append(sme)
+        self.suppliers_by_segment[sme.segment].append(sme)
+
+    # -- phase 1: orders --------------------------------------------------------------------
+    def place_orders(self) -> None:
+        m = self.model
+        demand = m.demand_multiplier()
+        for prod in self.spec.products.values():
+            units = prod.units_in_month(m.month) * demand
+            if prod.kpi:
+                self.units_planned[prod.kpi] = self.units_planned.get(prod.kpi, 0.0) + prod.units_in_month(m.month)
+            sme_spend = units * prod.unit_value_wan * prod.sme_share
+            if sme_spend <= 0.0:
+                continue
+            total_share = sum(prod.segment_shares.values())
+            for seg, share in prod.segment_shares.items():
+                suppliers = [s for s in self.suppliers_by_segment[seg] if s.active]
+                if not suppliers:
+                    suppliers = [s for s in self.suppliers if s.active]
+                if not suppliers:
+                    continue
+                value = sme_spend * share / total_share
+                weights = [s.order_weight for s in suppliers]
+                wsum = sum(weights)
+                for s, w in zip(suppliers, weights):
+                    s.take_order(self, value * w / wsum, confirmed=m.random.random() < self.spec.confirm_share,
+                                 kpi=prod.kpi, unit_content_wan=prod.unit_value_wan * prod.sme_share)
+
+    # -- deliveries -------------------------------------------------------------------------
+    def receive_delivery(self, order: Order) -> Invoice:
+        """Record a delivered order: a payable, deployed units, and the sale of the units
+        (the leader buys the rest of each unit outside the chain and sells it outside)."""
+        m = self.model
+        invoice = Invoice(self, order.seller, order.value_wan, m.month + self.spec.payment_term_months, loan=order.loan)
+        self.payables.append(invoice)
+        if order.unit_content_wan > 0:
+            units = order.value_wan / order.unit_content_wan
+            if order.kpi:
+                self.units_deployed[order.kpi] = self.units_deployed.get(order.kpi, 0.0) + units
+            prod_value = order.value_wan / self._sme_share_of(order)
+            m.ledger.transfer(m.buyers, self.account, prod_value * (1.0 + self.spec.unit_margin), "unit_sale")
+            m.ledger.transfer(self.account, m.suppliers, prod_value - order.value_wan, "leader_purchase")
+        return invoice
+
+    def _sme_share_of(self, order: Order) -> float:
+        for prod in self.spec.products.values():
+            if abs(prod.unit_value_wan * prod.sme_share - order.unit_content_wan) < 1e-12:
+                return prod.sme_share
+        return 1.0
+
+    # -- phase 5: payments ------------------------------------------------------------------
+    def payment_delay_months(self) -> int:
+        p = self.model.params
+        if p.late_payer == self.key and self.model.month >= p.late_payment_start_month:
+            return p.late_payment_months
+        return 0
+
+    def pay_invoices(self) -> None:
+        m = self.model
+        delay = self.payment_delay_months()
+        still_open = []
+        for inv in self.payables:
+            if inv.paid or inv.written_off:
+                continue
+            if inv.due_month + delay <= m.month and self.cash_wan >= inv.amount_wan:
+                m.pay_invoice(self.account, inv)
+            else:
+                if inv.due_month <= m.month:
+                    self.late_invoices += 1
+                still_open.append(inv)
+        self.payables = still_open

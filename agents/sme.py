@@ -1,0 +1,452 @@
+"""Supporting tech SMEs (配套科技型中小企业) along 制 production -> 储 storage -> 运 transport
+-> 加 refuelling -> 用 application.
+
+An SME takes orders, finds working capital and R&D money, applies for what it can reach,
+delivers, pays its own suppliers and its debt, and defaults when a loan is 90 days overdue or
+when it cannot pay its fixed costs for several months. A defaulted SME stops paying its
+suppliers, which is how distress travels up the chain.
+
+Cash is the SME's ledger balance; everything else here is its own book.
+"""
+
+from __future__ import annotations
+
+import math
+
+from mesa.discrete_space import FixedAgent
+
+from model import finance
+from model.instruments import NPL, PERFORMING, REPAID, Invoice, Order, RDProject
+
+HEALTHY, FINANCED, DISTRESSED, DEFAULTED = "healthy", "financed", "distressed", "defaulted"
+
+
+class SME(FixedAgent):
+    def __init__(self, model, cell, *, segment: str, tier: int, leader_key: str, quality: float,
+                 collateral_wan: float, light_asset: bool, external_sales_wan: float, gross_margin: float,
+                 expected_chain_sales_wan: float, opening_cash_wan: float, relationship_bank):
+        super().__init__(model)
+        p = model.params
+        self.cell = cell
+        self.segment = segment
+        self.tier = tier
+        self.leader_key = leader_key
+        self.quality = quality  # latent: banks never see it
+        self.collateral_wan = collateral_wan
+        self.light_asset = light_asset
+        self.external_sales_wan = external_sales_wan  # capacity, per month
+        self.gross_margin = gross_margin
+        self.chain_sales_ema_wan = expected_chain_sales_wan
+        self.fixed_cost_wan = p.fixed_cost_share * (external_sales_wan + expected_chain_sales_wan)
+        self.account = model.ledger.open_account(f"sme:{self.unique_id}", opening_cash_wan)
+        self.relationship_bank = relationship_bank
+        self.relationship_months: dict[str, int] = {}
+        self.customers: list = []  # tier-1 SMEs (for tier-2) or the leader (for tier-1)
+        self.suppliers: list = []  # tier-2 SMEs of a tier-1 SME
+        self.order_weight = 0.5 + quality
+        self.ip_value_wan = 0.0
+        self.book: list[Order] = []  # orders being produced
+        self.receivables: list[Invoice] = []
+        self.external_receivables: list[list] = []  # [due_month, amount]
+        self.payables: list[Invoice] = []
+        self.loans: list = []
+        self.rd: RDProject | None = None
+        self.arrears_wan = 0.0
+        self.arrears_months = 0
+        self.assessed_by_agency = False
+        self.status = HEALTHY
+        self.default_month = 0
+        self.default_cause = ""
+        self.sales_wan = 0.0  # last month's deliveries and outside sales
+        self.orders_month_wan = 0.0
+        self._signal_draws: dict[str, float] = {}
+
+    # -- views ------------------------------------------------------------------------------
+    @property
+    def active(self) -> bool:
+        return self.status != DEFAULTED
+
+    @property
+    def cash_wan(self) -> float:
+        return self.model.ledger.balance(self.account)
+
+    @property
+    def expected_sales_wan(self) -> float:
+        return self.external_sales_wan + self.chain_sales_ema_wan
+
+    @property
+    def credit_outstanding_wan(self) -> float:
+        return math.fsum(loan.outstanding_wan for loan in self.loans)
+
+    def debt_wan(self) -> float:
+        """Term debt (order loans are repaid from the leader's payment and do not count)."""
+        return math.fsum(loan.outstanding_wan for loan in self.loans if not loan.is_bullet)
+
+    def free_collateral_wan(self) -> float:
+        pledged = math.fsum(loan.collateral_pledged_wan for loan in self.loans if loan.status == PERFORMING)
+        return max(0.0, self.collateral_wan + 0.3 * self.ip_value_wan - pledged)
+
+    def signal_draw(self, bank_key: str) -> float:
+        """The standard-normal error in a bank's view of this SME (persistent per bank)."""
+        draw = self._signal_draws.get(bank_key)
+        if draw is None:
+            draw = self._signal_draws[bank_key] = float(self.model.rng.standard_normal())
+        return draw
+
+    # -- phase 1: orders arrive -------------------------------------------------------------
+    def take_order(self, buyer, value_wan: float, *, confirmed: bool = False, kpi: str = "", unit_content_wan: float = 0.0) -> None:
+        m = self.model
+        p = m.params
+        cost = (1.0 - self.gross_margin) * value_wan
+        suppliers = [s for s in self.suppliers if s.active]
+        to_suppliers = p.tier2_input_share * cost if suppliers else 0.0
+        order = Order(self, buyer, value_wan, m.month, m.month + p.order_lead_time_months, cost - to_suppliers,
+                      confirmed=confirmed, kpi=kpi, unit_content_wan=unit_content_wan)
+        self.book.append(order)
+        self.orders_month_wan += value_wan
+        for s in suppliers:
+            s.take_order(self, to_suppliers / len(suppliers))
+            order.sub_orders.append(s.book[-1])
+
+    # -- phase 2: plan and apply ------------------------------------------------------------
+    def plan_finance(self) -> None:
+        m = self.model
+        p = m.params
+        self.chain_sales_ema_wan = 0.9 * self.chain_sales_ema_wan + 0.1 * self.orders_month_wan
+        self.orders_month_wan = 0.0
+        self.maybe_start_rd()
+        gap = self.financing_gap()
+        if gap <= p.min_loan_wan:
+            return
+        packages = m.packages_for(self)
+        order_pkg = next((name for name, pkg in packages if "order_financing" in pkg.instruments), None)
+        if order_pkg is not None:
+            for order in self.book:
+                if gap <= p.min_loan_wan:
+                    break
+                if order.confirmed and order.loan is None and not order.done and order.buyer in m.leaders:
+                    amount = p.order_advance_rate * order.value_wan
+                    m.submit_application(self, "order_financing", [order_pkg], amount, order)
+                    gap -= amount
+        if gap > p.min_loan_wan:
+            term = self.term_packages(packages)
+            if term:
+                if (m.agency is not None and not self.assessed_by_agency
+                        and any(inst != "collateral" for inst, _ in term)):
+                    self.assessed_by_agency = m.agency.assess(self)
+                m.submit_term_application(self, term, 1.25 * gap)
+
+    @staticmethod
+    def term_packages(packages) -> list[tuple[str, str]]:
+        """(instrument, package) pairs to try, best cover first: insured tech credit, fund-backed
+        tech credit, plain tech credit, then collateral."""
+        ranked = []
+        for name, pkg in packages:
+            if "tech_credit" in pkg.instruments:
+                score = 2 * ("guarantee_insurance" in pkg.instruments) + pkg.fund_eligible
+                ranked.append((-score, "tech_credit", name))
+            if "collateral" in pkg.instruments:
+                ranked.append((1, "collateral", name))
+        ranked.sort()
+        return [(inst, name) for _, inst, name in ranked]
+
+    def financing_gap(self) -> float:
+        """Cash the SME expects to lack at the trough of its month-by-month projection over
+        the planning horizon (payments go out before collections come in within a month),
+        plus a buffer of fixed costs."""
+        m = self.model
+        p = m.params
+        h = p.planning_horizon_months
+        now = m.month
+        out = [self.fixed_cost_wan] * h
+        inflow = [0.0] * h
+        out[0] += self.arrears_wan
+        dm = m.demand_multiplier()
+        outside_cost = (1.0 - self.gross_margin) * self.external_sales_wan * dm
+        for k in range(h):
+            out[k] += outside_cost
+            if k >= p.external_payment_term_months:
+                inflow[k] += self.external_sales_wan * dm
+        lead = p.order_lead_time_months
+        for o in self.book:
+            if o.done:
+                continue
+            left = o.own_cost_wan - o.cost_paid_wan
+            per_month = o.own_cost_wan / lead
+            k = 0
+            while left > 1e-9 and k < h:
+                spend = min(left, per_month)
+                out[k] += spend
+                left -= spend
+                k += 1
+            pay_k = max(o.due_month, now + k) + self._payment_term(o.buyer) - now
+            if pay_k < h:
+                inflow[pay_k] += o.value_wan - (o.loan.outstanding_wan if o.loan is not None else 0.0)
+        if self.rd is not None:
+            per_month = self.rd.budget_wan / self.rd.months
+            left = self.rd.budget_wan - self.rd.spent_wan
+            for k in range(h):
+                spend = min(left, per_month)
+                out[k] += spend
+                left -= spend
+        for loan in self.loans:
+            if loan.status == PERFORMING and not loan.is_bullet:
+                for k in range(min(h, loan.maturity_month - now + 1)):
+                    out[k] += loan.instalment_wan
+                out[0] += loan.arrears_wan
+        for inv in self.payables:
+            k = max(0, inv.due_month - now)
+            if k < h:
+                out[k] += inv.amount_wan
+        for inv in self.receivables:
+            k = max(0, inv.due_month - now)
+            if k < h:
+                inflow[k] += inv.amount_wan - (inv.loan.outstanding_wan if inv.loan is not None else 0.0)
+        for due, amount in self.external_receivables:
+            k = max(0, due - now)
+            if k < h:
+                inflow[k] += amount
+        cash = self.cash_wan
+        trough = cash
+        for k in range(h):
+            cash -= out[k]
+            trough = min(trough, cash)
+            cash += inflow[k]
+        return p.cash_buffer_months * self.fixed_cost_wan - trough
+
+    def _payment_term(self, buyer) -> int:
+        return buyer.spec.payment_term_months if buyer in self.model.leaders else self.model.params.sme_payment_term_months
+
+    def maybe_start_rd(self) -> None:
+        m = self.model
+        p = m.params
+        if self.rd is not None or m.random.random() >= p.rd_start_prob:
+            return
+        mean_q = p.quality_alpha / (p.quality_alpha + p.quality_beta)
+        prob = min(0.95, max(0.02, p.rd_success_mean * self.quality / mean_q))
+        self.rd = RDProject(p.rd_budget_months_of_sales * self.expected_sales_wan, p.rd_duration_months, prob, m.month)
+        if m.insurer.writing and any("rd_insurance" in pkg.instruments for _, pkg in m.packages_for(self)):
+            sum_insured = p.rd_cover_share * self.rd.budget_wan
+            if m.insurer.sell_cover(self, finance.rd_premium(sum_insured, p.rd_premium_rate), "rd_premium"):
+                self.rd.sum_insured_wan = sum_insured
+
+    # -- phase 4: production, delivery, R&D ------------------------------------------------
+    def produce(self) -> None:
+        reserve = self.debt_service_due_wan()
+        self.pay_fixed_costs()
+        self.work_on_orders(reserve)  # committed orders first
+        self.sell_outside(reserve)
+        self.work_on_rd(reserve)
+
+    def debt_service_due_wan(self) -> float:
+        total = 0.0
+        for loan in self.loans:
+            if loan.status == PERFORMING and (not loan.is_bullet or loan.maturity_month <= self.model.month):
+                interest, principal = loan.bank.amount_due(loan)
+                total += interest + principal
+        return total
+
+    def spendable(self, reserve: float) -> float:
+        return max(0.0, self.cash_wan - reserve)
+
+    def pay_fixed_costs(self) -> None:
+        m = self.model
+        due = self.fixed_cost_wan + self.arrears_wan
+        paid = m.ledger.pay_up_to(self.account, m.suppliers, due, "fixed_cost")
+        self.arrears_wan = due - paid
+        if self.arrears_wan > 1e-6:
+            self.arrears_months += 1
+            if self.arrears_months >= m.params.arrears_default_months:
+                m.flag_default(self, "insolvent")
+        else:
+            self.arrears_wan = 0.0
+            self.arrears_months = 0
+
+    def sell_outside(self, reserve: float) -> None:
+        """Sales outside the modelled chain: costs paid now, cash after the buyers' term."""
+        m = self.model
+        planned = self.external_sales_wan * m.demand_multiplier()
+        unit_cost = 1.0 - self.gross_margin
+        sales = min(planned, self.spendable(reserve) / unit_cost) if unit_cost > 0 else planned
+        if sales <= 1e-9:
+            return
+        m.ledger.transfer(self.account, m.suppliers, sales * unit_cost, "production_cost")
+        self.external_receivables.append([m.month + m.params.external_payment_term_months, sales])
+        self.sales_wan += sales
+
+    def work_on_rd(self, reserve: float) -> None:
+        m = self.model
+        rd = self.rd
+        if rd is None:
+            return
+        spend = min(rd.budget_wan / rd.months, rd.budget_wan - rd.spent_wan)
+        if self.spendable(reserve) >= spend:
+            m.ledger.transfer(self.account, m.suppliers, spend, "rd_spend")
+            rd.spent_wan += spend
+            rd.months_done += 1
+        else:
+            rd.stalled_months += 1
+        if rd.months_done >= rd.months:
+            self.finish_rd(m.random.random() < rd.success_prob * m.rd_multiplier())
+        elif rd.stalled_months > m.params.max_order_delay_months * 2:
+            self.finish_rd(False)  # abandoned for lack of money
+
+    def finish_rd(self, success: bool) -> None:
+        m = self.model
+        p = m.params
+        rd = self.rd
+        self.rd = None
+        if success:
+            self.gross_margin = min(0.9, self.gross_margin + p.rd_margin_gain)
+            self.order_weight *= 1.0 + p.rd_order_weight_gain
+            self.ip_value_wan += rd.spent_wan
+            m.counters.rd_successes += 1
+        else:
+            m.counters.rd_failures += 1
+            if rd.sum_insured_wan > 0:
+                m.insurer.pay_rd_claim(self, min(rd.sum_insured_wan, rd.spent_wan))
+
+    def work_on_orders(self, reserve: float) -> None:
+        m = self.model
+        self.sales_wan = 0.0
+        p = m.params
+        lead = p.order_lead_time_months
+        open_orders = []
+        for order in self.book:
+            if order.done:
+                continue
+            need = min(order.own_cost_wan - order.cost_paid_wan, order.own_cost_wan / lead)
+            if need > 1e-9:
+                if self.spendable(reserve) >= need:
+                    m.ledger.transfer(self.account, m.suppliers, need, "production_cost")
+                    order.cost_paid_wan += need
+                else:
+                    order.stalled_months += 1
+                    order.due_month = max(order.due_month, m.month + 1)
+            if order.cost_paid_wan >= order.own_cost_wan - 1e-9 and m.month >= order.due_month:
+                self.deliver(order)
+            elif order.stalled_months > p.max_order_delay_months:
+                m.cancel_order(order)
+            else:
+                open_orders.append(order)
+        self.book = open_orders
+
+    def deliver(self, order: Order) -> None:
+        order.done = True
+        invoice = order.buyer.receive_delivery(order)
+        self.receivables.append(invoice)
+        self.sales_wan += order.value_wan
+        self.model.counters.deliveries_wan += order.value_wan
+
+    def receive_delivery(self, order: Order) -> Invoice:
+        """A tier-2 supplier delivered: owe it on the SME payment term."""
+        m = self.model
+        invoice = Invoice(self, order.seller, order.value_wan, m.month + m.params.sme_payment_term_months)
+        self.payables.append(invoice)
+        return invoice
+
+    # -- phase 5: payments and loan service ---------------------------------------------------
+    def settle(self) -> None:
+        if not self.active:
+            self.settle_estate()
+            return
+        self.collect_outside()
+        self.service_loans()
+        self.pay_suppliers()
+        self.receivables = [inv for inv in self.receivables if not (inv.paid or inv.written_off)]
+        self.update_status()
+
+    def collect_outside(self) -> None:
+        m = self.model
+        keep = []
+        for item in self.external_receivables:
+            if item[0] <= m.month:
+                m.ledger.transfer(m.buyers, self.account, item[1], "external_sale")
+            else:
+                keep.append(item)
+        self.external_receivables = keep
+
+    def service_loans(self) -> None:
+        m = self.model
+        ledger = m.ledger
+        npl_months = m.params.npl_overdue_months
+        banks_seen = set()
+        for loan in self.loans:
+            if loan.status != PERFORMING:
+                continue
+            bank = loan.bank
+            if bank.key not in banks_seen:
+                banks_seen.add(bank.key)
+                self.relationship_months[bank.key] = self.relationship_months.get(bank.key, 0) + 1
+            interest_due, principal_due = bank.amount_due(loan)
+            if interest_due + principal_due <= 1e-12:
+                continue
+            interest_paid = ledger.pay_up_to(self.account, bank.account, interest_due, "loan_interest")
+            principal_paid = ledger.pay_up_to(self.account, bank.account, principal_due, "loan_principal") \
+                if interest_paid >= interest_due - 1e-9 else 0.0
+            bank.book_payment(loan, interest_paid, principal_paid, interest_due, principal_due)
+            if loan.months_overdue >= npl_months:
+                m.flag_default(self, "loan overdue 90 days")
+        self.loans = [loan for loan in self.loans if loan.status != REPAID]
+
+    def pay_suppliers(self) -> None:
+        m = self.model
+        keep = []
+        for inv in self.payables:
+            if inv.paid or inv.written_off:
+                continue
+            if inv.due_month <= m.month:
+                m.pay_invoice_up_to(self.account, inv, self.cash_wan)
+            if not inv.paid:
+                keep.append(inv)
+        self.payables = keep
+
+    def update_status(self) -> None:
+        if not self.active:
+            return
+        if self.arrears_wan > 0 or any(loan.months_overdue > 0 for loan in self.loans) or any(
+                o.stalled_months > 0 for o in self.book):
+            self.status = DISTRESSED
+        elif self.loans:
+            self.status = FINANCED
+        else:
+            self.status = HEALTHY
+
+    # -- default --------------------------------------------------------------------------
+    def enter_default(self, cause: str) -> None:
+        """Stop: cancel orders, walk away from payables, hand cash and collateral to the banks."""
+        m = self.model
+        self.status = DEFAULTED
+        self.default_month = m.month
+        self.default_cause = cause
+        for order in self.book:
+            m.cancel_order(order)
+        self.book = []
+        for inv in self.payables:
+            inv.written_off = True  # its suppliers will not be paid
+        self.payables = []
+        self.rd = None
+        for loan in self.loans:
+            loan.bank.classify_npl(loan)
+            self.collateral_wan = max(0.0, self.collateral_wan - loan.collateral_pledged_wan)
+        self.settle_estate()
+
+    def settle_estate(self) -> None:
+        """A defaulted SME's cash (what it held, later collections) goes to its banks."""
+        m = self.model
+        self.collect_outside()
+        cash = self.cash_wan
+        if cash <= 1e-9:
+            return
+        claims = [(loan, loan.outstanding_wan if loan.status == NPL else loan.paid_insurer_wan + loan.paid_fund_wan + loan.paid_bank_wan)
+                  for loan in self.loans]
+        claims = [(loan, c) for loan, c in claims if c > 1e-9]
+        total = math.fsum(c for _, c in claims)
+        if total <= 0:
+            return
+        pay_total = min(cash, total)
+        for loan, c in claims:
+            amount = pay_total * c / total
+            kind = "recovery" if loan.status == NPL else "late_recovery"
+            m.ledger.transfer(self.account, loan.bank.account, amount, kind)
+            loan.bank.receive_recovery(loan, amount)

@@ -1,0 +1,172 @@
+"""The one ledger every yuan moves through.
+
+A transfer is (payer, payee, amount, kind). Accounts are numbered; some are *external*:
+the world outside the modelled chain (buyers outside the chain, suppliers of materials and
+labour, the provincial budget, banks' funding market). External accounts may go negative;
+internal accounts may not (an agent cannot pay money it does not have).
+
+`check()` verifies the accounting identity: the sum of internal balances equals what they
+opened with plus net flows from external accounts, computed three independent ways (the
+running balances, per-account in/out totals, and per-kind flow totals), and the model's
+loan books agree with the ledger's loan flows (see `HydrogenChainModel.check_books`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+
+class AccountingError(AssertionError):
+    """The accounting identity is broken: a bug, never a user mistake."""
+
+
+class InsufficientFunds(AccountingError):
+    """An internal account tried to pay more than it holds."""
+
+
+# Transfer kinds. Kinds paid out of the provincial budget are the fiscal levers.
+KINDS = (
+    "opening",
+    "external_sale", "unit_sale", "production_cost", "fixed_cost", "rd_spend", "leader_purchase",
+    "order_payment",
+    "loan_disbursement", "loan_interest", "loan_principal", "funding_cost",
+    "guarantee_premium", "rd_premium", "guarantee_claim", "rd_claim",
+    "recovery", "late_recovery", "collateral_sale", "recovery_refund",
+    "fund_payout", "agency_fee",
+    # fiscal levers (paid by the budget)
+    "interest_subsidy", "bank_reward", "premium_voucher", "fund_endowment", "fund_topup",
+    "stop_loss", "agency_subsidy",
+)
+FISCAL_LEVERS = {
+    "interest_subsidy": ("interest_subsidy",),
+    "bank_reward": ("bank_reward",),
+    "premium_voucher": ("premium_voucher",),
+    "fund": ("fund_endowment", "fund_topup"),
+    "stop_loss": ("stop_loss",),
+    "agency": ("agency_subsidy",),
+}
+_KIND_SET = frozenset(KINDS)
+
+# Amounts below this (wan) are rounding noise: 1e-6 wan = 0.01 yuan.
+EPS_WAN = 1e-6
+
+
+class Ledger:
+    """Balances of all accounts and aggregated flows. Transfers are O(1)."""
+
+    def __init__(self, keep_journal: bool = False):
+        self.names: list[str] = []
+        self.external: list[bool] = []
+        self.balances: list[float] = []
+        self.opening: list[float] = []
+        self.inflow: list[float] = []
+        self.outflow: list[float] = []
+        # (kind) -> total amount; (kind, "in"/"out") for flows crossing the boundary
+        self.flow_by_kind: dict[str, float] = defaultdict(float)
+        self.external_in_by_kind: dict[str, float] = defaultdict(float)  # external -> internal
+        self.external_out_by_kind: dict[str, float] = defaultdict(float)  # internal -> external
+        self.budget_by_kind: dict[str, float] = defaultdict(float)
+        self.budget_account: int | None = None
+        self.n_transfers = 0
+        self.journal: list[tuple[int, int, float, str]] | None = [] if keep_journal else None
+
+    # -- accounts ----------------------------------------------------------------------------
+    def open_account(self, name: str, opening_wan: float = 0.0, external: bool = False) -> int:
+        if opening_wan < 0 and not external:
+            raise AccountingError(f"account {name}: negative opening balance {opening_wan}")
+        self.names.append(name)
+        self.external.append(external)
+        self.balances.append(float(opening_wan))
+        self.opening.append(float(opening_wan))
+        self.inflow.append(0.0)
+        self.outflow.append(0.0)
+        return len(self.names) - 1
+
+    def open_budget(self, name: str = "provincial budget") -> int:
+        self.budget_account = self.open_account(name, 0.0, external=True)
+        return self.budget_account
+
+    def balance(self, account: int) -> float:
+        return self.balances[account]
+
+    # -- the one way money moves ---------------------------------------------------------
+    def transfer(self, payer: int, payee: int, amount_wan: float, kind: str) -> float:
+        """Move `amount_wan` from payer to payee; returns the amount. Zero is a no-op."""
+        if amount_wan == 0.0:
+            return 0.0
+        if not (amount_wan > 0.0 and math.isfinite(amount_wan)):
+            raise AccountingError(f"{kind}: invalid amount {amount_wan!r}")
+        if kind not in _KIND_SET:
+            raise AccountingError(f"unknown transfer kind {kind!r}")
+        if payer == payee:
+            raise AccountingError(f"{kind}: payer and payee are the same account")
+        balances = self.balances
+        ext = self.external
+        if not ext[payer] and balances[payer] < amount_wan - EPS_WAN:
+            raise InsufficientFunds(
+                f"{self.names[payer]} cannot pay {amount_wan:.6f} wan ({kind}); balance {balances[payer]:.6f}")
+        balances[payer] -= amount_wan
+        balances[payee] += amount_wan
+        self.outflow[payer] += amount_wan
+        self.inflow[payee] += amount_wan
+        self.flow_by_kind[kind] += amount_wan
+        if ext[payer] != ext[payee]:
+            if ext[payer]:
+                self.external_in_by_kind[kind] += amount_wan
+            else:
+                self.external_out_by_kind[kind] += amount_wan
+        if payer == self.budget_account:
+            self.budget_by_kind[kind] += amount_wan
+        self.n_transfers += 1
+        if self.journal is not None:
+            self.journal.append((payer, payee, amount_wan, kind))
+        return amount_wan
+
+    def pay_up_to(self, payer: int, payee: int, amount_wan: float, kind: str) -> float:
+        """Pay as much of `amount_wan` as the payer holds; returns what was paid."""
+        available = self.balances[payer] if not self.external[payer] else amount_wan
+        paid = min(amount_wan, max(available, 0.0))
+        if paid <= EPS_WAN:
+            return 0.0
+        return self.transfer(payer, payee, paid, kind)
+
+    # -- views -------------------------------------------------------------------------------
+    def fiscal_cost_wan(self, lever: str | None = None) -> float:
+        if lever is None:
+            return math.fsum(self.budget_by_kind.values())
+        return math.fsum(self.budget_by_kind[k] for k in FISCAL_LEVERS[lever])
+
+    def internal_total(self) -> float:
+        return math.fsum(b for b, e in zip(self.balances, self.external) if not e)
+
+    # -- the identity -------------------------------------------------------------------------
+    def check(self, where: str = "") -> None:
+        """Raise AccountingError if any form of the identity fails."""
+        at = f" after {where}" if where else ""
+        scale = 1.0 + math.fsum(abs(b) for b in self.balances)
+        tol = 1e-9 * scale + EPS_WAN
+        # 1. transfers are zero-sum: all balances together never change
+        total = math.fsum(self.balances)
+        opening_total = math.fsum(self.opening)
+        if abs(total - opening_total) > tol:
+            raise AccountingError(f"money created or destroyed{at}: total {total} vs opening {opening_total}")
+        # 2. every account: balance = opening + in - out
+        for i, name in enumerate(self.names):
+            expected = self.opening[i] + self.inflow[i] - self.outflow[i]
+            if abs(self.balances[i] - expected) > tol:
+                raise AccountingError(f"account {name}{at}: balance {self.balances[i]} != opening + in - out {expected}")
+            if not self.external[i] and self.balances[i] < -EPS_WAN:
+                raise AccountingError(f"internal account {name} is overdrawn{at}: {self.balances[i]}")
+        # 3. internal money changes only by flows across the boundary (by kind)
+        internal_opening = math.fsum(o for o, e in zip(self.opening, self.external) if not e)
+        net_in = math.fsum(self.external_in_by_kind.values()) - math.fsum(self.external_out_by_kind.values())
+        internal = self.internal_total()
+        if abs(internal - (internal_opening + net_in)) > tol:
+            raise AccountingError(
+                f"internal balances{at} {internal} != opening {internal_opening} + net external inflow {net_in}")
+        # 4. the budget paid exactly the fiscal flows recorded by lever
+        if self.budget_account is not None:
+            paid = self.outflow[self.budget_account]
+            if abs(paid - self.fiscal_cost_wan()) > tol:
+                raise AccountingError(f"budget outflow {paid} != fiscal cost by lever {self.fiscal_cost_wan()}{at}")

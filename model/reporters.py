@@ -1,0 +1,197 @@
+"""KPIs: named reporter functions (picklable, testable), shared by the data collector, the
+command line and the browser view. Units are in the names: `_wan` = CNY 10k.
+
+Monthly reporters read the model as it is at the end of a month; `summary()` reports the
+end of a run. Ratios with nothing to divide by are NaN in monthly rows and None in the
+summary, never a made-up zero.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+
+from model import finance
+from model.instruments import NPL
+from model.ledger import FISCAL_LEVERS
+
+NAN = float("nan")
+
+
+def credit_outstanding_wan(m) -> float:
+    return math.fsum(b.outstanding_wan for b in m.banks)
+
+
+def new_lending_wan(m) -> float:
+    return m.counters.month_new_lending_wan
+
+
+def approval_rate(m) -> float:
+    c = m.counters
+    return c.month_approvals / c.month_applications if c.month_applications else NAN
+
+
+def applications(m) -> int:
+    return m.counters.month_applications
+
+
+def active_smes(m) -> int:
+    return sum(1 for s in m.smes if s.status != "defaulted")
+
+
+def distressed_smes(m) -> int:
+    return sum(1 for s in m.smes if s.status == "distressed")
+
+
+def defaulted_smes(m) -> int:
+    return sum(1 for s in m.smes if s.status == "defaulted")
+
+
+def npl_ratio(m) -> float:
+    """Stock NPL ratio: non-performing principal / principal outstanding."""
+    out = credit_outstanding_wan(m)
+    npl = math.fsum(loan.outstanding_wan for b in m.banks for loan in b.loans if loan.status == NPL)
+    return npl / out if out > 0 else NAN
+
+
+def insurer_loss_ratio(m) -> float:
+    lr = m.insurer.loss_ratio
+    return NAN if lr is None else lr
+
+
+def fund_balance_wan(m) -> float:
+    return m.fund.balance_wan
+
+
+def fund_payouts_wan(m) -> float:
+    return m.fund.payouts_wan
+
+
+def fiscal_cost_wan(m) -> float:
+    return m.ledger.fiscal_cost_wan()
+
+
+def fiscal_lever_wan(m, lever: str) -> float:
+    return m.ledger.fiscal_cost_wan(lever)
+
+
+def deliveries_wan(m) -> float:
+    return m.counters.deliveries_wan
+
+
+def rd_successes(m) -> int:
+    return m.counters.rd_successes
+
+
+def rd_failures(m) -> int:
+    return m.counters.rd_failures
+
+
+def units(m, kpi: str, what: str) -> float:
+    attr = "units_deployed" if what == "deployed" else "units_planned"
+    return math.fsum(getattr(ld, attr).get(kpi, 0.0) for ld in m.leaders)
+
+
+def credit_by_package_wan(m, package: str) -> float:
+    return math.fsum(loan.outstanding_wan for b in m.banks for loan in b.loans if loan.package == package)
+
+
+def model_reporters(m) -> dict:
+    reps = {
+        "credit_outstanding_wan": credit_outstanding_wan,
+        "new_lending_wan": new_lending_wan,
+        "applications": applications,
+        "approval_rate": approval_rate,
+        "active_smes": active_smes,
+        "distressed_smes": distressed_smes,
+        "defaulted_smes": defaulted_smes,
+        "npl_ratio": npl_ratio,
+        "insurer_loss_ratio": insurer_loss_ratio,
+        "fund_balance_wan": fund_balance_wan,
+        "fund_payouts_wan": fund_payouts_wan,
+        "fiscal_cost_wan": fiscal_cost_wan,
+    }
+    for lever in FISCAL_LEVERS:
+        reps[f"fiscal_{lever}_wan"] = partial(fiscal_lever_wan, lever=lever)
+    reps.update({
+        "deliveries_wan": deliveries_wan,
+        "rd_successes": rd_successes,
+        "rd_failures": rd_failures,
+        "trucks_deployed": partial(units, kpi="trucks", what="deployed"),
+        "trucks_planned": partial(units, kpi="trucks", what="planned"),
+        "stations_deployed": partial(units, kpi="stations", what="deployed"),
+        "stations_planned": partial(units, kpi="stations", what="planned"),
+    })
+    for package in m.params.packages:
+        reps[f"credit_{package}_wan"] = partial(credit_by_package_wan, package=package)
+    return reps
+
+
+# What each summary KPI means (units in the name); the README and `h2chain run` print these.
+SUMMARY_DOCS = {
+    "months": "months simulated",
+    "sme_survival_rate": "share of SMEs not defaulted at the end",
+    "credit_mobilised_wan": "all loans disbursed over the run",
+    "credit_outstanding_wan": "loans outstanding at the end",
+    "approval_rate": "approved / decided applications over the run",
+    "approval_rate_light_asset": "the same for light-asset SMEs",
+    "npl_ratio": "principal that became non-performing / credit mobilised (cumulative NPL ratio)",
+    "npl_ratio_end": "stock NPL ratio at the end",
+    "bank_losses_wan": "principal banks wrote off, net of later recoveries they kept",
+    "fiscal_cost_wan": "all money paid out of the provincial budget (fund endowment counted when paid in)",
+    "fiscal_cost_net_wan": "fiscal cost less what is left in the fund",
+    "fiscal_leverage": "policy-backed credit per yuan of fiscal cost (None if no fiscal money was spent)",
+    "policy_backed_credit_wan": "credit with fund cover, a subsidy, a voucher-paid premium or under the bank reward",
+    "rd_successes": "R&D projects that succeeded",
+    "rd_failures": "R&D projects that failed or were abandoned",
+    "insurer_loss_ratio": "insurer claims (net of refunds) / premiums (None if no premiums)",
+    "fund_payouts_wan": "fund payouts to banks",
+    "fund_backed_credit_wan": "credit the fund backed",
+    "deliveries_wan": "value of chain orders delivered",
+    "trucks_deployed": "hydrogen trucks whose SME content was delivered",
+    "trucks_planned": "hydrogen trucks in the leaders' plans",
+    "stations_deployed": "refuelling stations whose SME content was delivered",
+    "stations_planned": "refuelling stations in the leaders' plans",
+    "defaulted_smes": "SMEs defaulted",
+}
+
+
+def summary(m) -> dict:
+    c = m.counters
+    n = len(m.smes)
+    active = active_smes(m)
+    fiscal = m.ledger.fiscal_cost_wan()
+    written_off = math.fsum(b.written_off_wan - b.late_recovered_wan for b in m.banks)
+    out = {
+        "months": m.month,
+        "sme_survival_rate": active / n if n else None,
+        "credit_mobilised_wan": c.credit_mobilised_wan,
+        "credit_outstanding_wan": credit_outstanding_wan(m),
+        "approval_rate": finance.ratio_or_none(c.approvals, c.applications),
+        "approval_rate_light_asset": finance.ratio_or_none(c.light_approvals, c.light_applications),
+        "npl_ratio": finance.ratio_or_none(c.npl_total_wan + c.npl_new_wan, c.credit_mobilised_wan),
+        "npl_ratio_end": None if math.isnan(npl_ratio(m)) else npl_ratio(m),
+        "bank_losses_wan": written_off,
+        "fiscal_cost_wan": fiscal,
+        "fiscal_cost_net_wan": fiscal - m.fund.balance_wan,
+        "fiscal_leverage": finance.ratio_or_none(c.policy_backed_credit_wan, fiscal),
+        "policy_backed_credit_wan": c.policy_backed_credit_wan,
+        "rd_successes": c.rd_successes,
+        "rd_failures": c.rd_failures,
+        "insurer_loss_ratio": m.insurer.loss_ratio,
+        "fund_payouts_wan": m.fund.payouts_wan,
+        "fund_backed_credit_wan": m.fund.backed_total_wan,
+        "deliveries_wan": c.deliveries_total_wan + c.deliveries_wan,
+        "trucks_deployed": units(m, "trucks", "deployed"),
+        "trucks_planned": units(m, "trucks", "planned"),
+        "stations_deployed": units(m, "stations", "deployed"),
+        "stations_planned": units(m, "stations", "planned"),
+        "defaulted_smes": n - active,
+    }
+    for lever in FISCAL_LEVERS:
+        out[f"fiscal_{lever}_wan"] = m.ledger.fiscal_cost_wan(lever)
+    for ld in m.leaders:
+        chain = [s for s in m.smes if s.leader_key == ld.key]
+        out[f"default_rate_{ld.key}_chain"] = (
+            sum(1 for s in chain if s.status == "defaulted") / len(chain) if chain else None)
+    return out
