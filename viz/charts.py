@@ -1,179 +1,183 @@
-"""The six monthly charts of the browser view, drawn from the model's DataCollector frame.
+"""The six monthly charts of the browser view, as ECharts options drawn by the browser.
 
-`draw_charts(frame, axes, ...)` is a pure function of a DataFrame (one row per month) so it
-can be tested without Solara; `chart_figure(model, lang)` builds the figure for the page.
-Columns that a scenario lacks (package columns differ between package libraries) are
-skipped, never an error.
+Why not matplotlib: six charts redrawn as PNGs cost 1.5-4 s per step on our 2-core machines,
+which breaks the one-second budget of a step; an ECharts option is a small JSON document and
+the browser draws it in milliseconds (ECharts 5.4 ships offline in `solara-assets`).
+The charts also get hover tooltips with exact values.
+
+`chart_options(frame, lang, ...)` is a pure function of the model's monthly DataFrame, so it
+is tested without Solara. Columns that a scenario lacks (package columns differ between
+package libraries) are skipped, never an error.
 """
 
 from __future__ import annotations
 
-import pandas as pd
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+import math
 
-from viz.fonts import ensure_cjk_font
+import pandas as pd
+
 from viz.i18n import t
 
+CHARTS = ("credit", "approval", "defaults", "fiscal", "deployment", "insurer")
 LEVERS = ("interest_subsidy", "bank_reward", "premium_voucher", "fund", "stop_loss", "agency")
 LEVER_COLOURS = ("#6a51a3", "#9e9ac8", "#e377c2", "#31a354", "#fd8d3c", "#8c6d31")
 PACKAGE_COLOURS = ("#9ecae1", "#3182bd", "#08519c", "#fdae6b", "#e6550d", "#a1d99b", "#31a354", "#bcbddc", "#756bb1")
-TITLE_SIZE = 9.5
-TEXT_SIZE = 8
 
 
 def monthly_frame(model) -> pd.DataFrame:
     """The model's monthly KPI frame with a `month` column (0 = the initial state)."""
-    frame = model.datacollector.get_model_vars_dataframe()
-    frame = frame.reset_index(drop=True)
+    frame = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
     if "month" not in frame.columns:
         frame.insert(0, "month", range(len(frame)))
     return frame
 
 
-def _wan(x, _pos=None) -> str:
-    """CNY 10k tick labels: 1.2亿 style is too cryptic for English readers, so use k/M."""
-    ax = abs(x)
-    if ax >= 1e6:
-        return f"{x / 1e6:.1f}M"
-    if ax >= 1e3:
-        return f"{x / 1e3:.0f}k"
-    return f"{x:.0f}"
+def _points(frame, col, scale=1.0, digits=4):
+    """[[month, value], ...] with None for missing values (JSON null: a gap in the line)."""
+    out = []
+    for m, v in zip(frame["month"], pd.to_numeric(frame[col], errors="coerce")):
+        out.append([int(m), None if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v) * scale, digits)])
+    return out
 
 
-def _cols(frame, names):
-    return [c for c in names if c in frame.columns]
+def _line(name, data, colour, *, width=2.0, dashed=False, area=False, stack=None, axis=0):
+    series = {"type": "line", "name": name, "data": data, "showSymbol": False, "color": colour,
+              "lineStyle": {"width": width, "type": "dotted" if dashed else "solid"}, "yAxisIndex": axis,
+              "connectNulls": False}
+    if area:
+        series["areaStyle"] = {"opacity": 0.85}
+    if stack:
+        series["stack"] = stack
+    return series
 
 
-def _finish(ax, title, lang, legend=True, ncol=1):
-    ax.set_title(title, fontsize=TITLE_SIZE, loc="left")
-    ax.tick_params(labelsize=TEXT_SIZE - 0.5)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
-    ax.grid(True, color="#eeeeee", lw=0.6)
-    ax.set_axisbelow(True)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    if legend and ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=TEXT_SIZE - 1, frameon=False, loc="upper left", ncol=ncol, handlelength=1.4,
-                  columnspacing=0.8, labelspacing=0.25)
+def _axis(name="", fmt=None, **extra):
+    axis = {"type": "value", "name": name, "nameTextStyle": {"fontSize": 10}, "splitLine": {"lineStyle": {"color": "#eee"}},
+            "axisLabel": {"fontSize": 10}, "scale": False, **extra}
+    if fmt:
+        axis["axisLabel"]["formatter"] = fmt
+    return axis
 
 
-def draw_credit(ax, frame, lang, packages=None):
+def _base(title, frame, lang, series, y_axes, note=None):
+    last = int(frame["month"].iloc[-1]) if len(frame) else 0
+    option = {
+        "animation": False,
+        "title": {"text": title, "left": 0, "top": 0, "textStyle": {"fontSize": 13, "fontWeight": "normal"}},
+        "tooltip": {"trigger": "axis", "confine": True},
+        "legend": {"top": 22, "left": 0, "itemWidth": 14, "itemHeight": 8, "textStyle": {"fontSize": 10}},
+        "grid": {"left": 8, "right": 12, "top": 80 if len(series) > 2 else 58, "bottom": 28, "containLabel": True},
+        "xAxis": {"type": "value", "name": t("month", lang), "nameLocation": "middle", "nameGap": 20,
+                  "nameTextStyle": {"fontSize": 10}, "min": 0, "max": max(last, 1), "minInterval": 1,
+                  "axisLabel": {"fontSize": 10}, "splitLine": {"show": False}},
+        "yAxis": y_axes,
+        "series": series,
+    }
+    if note:
+        option["graphic"] = [{"type": "text", "left": "center", "top": "middle",
+                              "style": {"text": note, "fill": "#999", "fontSize": 13}}]
+    return option
+
+
+def _all_zero(frame, cols) -> bool:
+    cols = [c for c in cols if c in frame.columns]
+    if not cols or frame.empty:
+        return True
+    values = frame[cols].apply(pd.to_numeric, errors="coerce")
+    return bool(values.isna().all().all() or (values.fillna(0.0) == 0.0).all().all())
+
+
+def credit_option(frame, lang, packages=None):
     names = list(packages) if packages else [c[len("credit_"):-len("_wan")] for c in frame.columns
-                                              if c.startswith("credit_") and c.endswith("_wan")
-                                              and c != "credit_outstanding_wan"]
+                                              if c.startswith("credit_") and c.endswith("_wan") and c != "credit_outstanding_wan"]
     cols = [f"credit_{p}_wan" for p in names if f"credit_{p}_wan" in frame.columns]
-    if cols:
-        data = frame[cols].fillna(0.0).clip(lower=0.0)
-        ax.stackplot(frame["month"], data.T.values, labels=[c[len("credit_"):-len("_wan")] for c in cols],
-                     colors=PACKAGE_COLOURS[: len(cols)], alpha=0.9)
-    elif "credit_outstanding_wan" in frame:
-        ax.plot(frame["month"], frame["credit_outstanding_wan"], color="#3182bd", label="total")
-    ax.yaxis.set_major_formatter(FuncFormatter(_wan))
-    _finish(ax, t("chart_credit", lang), lang, ncol=2)
+    series = [_line(c[len("credit_"):-len("_wan")], _points(frame, c, digits=1), PACKAGE_COLOURS[i % len(PACKAGE_COLOURS)],
+                    width=1, area=True, stack="credit") for i, c in enumerate(cols)]
+    if not cols and "credit_outstanding_wan" in frame:
+        series = [_line("total", _points(frame, "credit_outstanding_wan", digits=1), "#3182bd")]
+    note = None
+    if _all_zero(frame, cols or ["credit_outstanding_wan"]):
+        series, note = [], t("no_data", lang)
+    return _base(t("chart_credit", lang), frame, lang, series, [_axis()], note)
 
 
-def draw_approval(ax, frame, lang):
-    if "approval_rate" in frame:
-        ax.plot(frame["month"], frame["approval_rate"], color="#2171b5", lw=1.6)
-    ax.set_ylim(0, 1.02)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    _finish(ax, t("chart_approval", lang), lang, legend=False)
+def approval_option(frame, lang):
+    series = [_line(t("kpi_approval_rate", lang), _points(frame, "approval_rate", 100, 1), "#2171b5")] \
+        if "approval_rate" in frame else []
+    return _base(t("chart_approval", lang), frame, lang, series, [_axis(fmt="{value}%", min=0, max=100)])
 
 
-def draw_defaults(ax, frame, lang):
+def defaults_option(frame, lang):
+    series = []
     if "distressed_smes" in frame:
-        ax.plot(frame["month"], frame["distressed_smes"], color="#fd8d3c", lw=1.5, label=t("distressed_smes", lang))
+        series.append(_line(t("distressed_smes", lang), _points(frame, "distressed_smes"), "#fd8d3c"))
     if "defaulted_smes" in frame:
-        ax.plot(frame["month"], frame["defaulted_smes"], color="#a50f15", lw=1.5, label=t("defaulted_smes", lang))
-    ax.set_ylim(bottom=0)
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
-    handles, labels = ax.get_legend_handles_labels()
+        series.append(_line(t("defaulted_smes", lang), _points(frame, "defaulted_smes"), "#a50f15"))
+    axes = [_axis(minInterval=1)]
     if "npl_ratio" in frame:
-        right = ax.twinx()
-        line = right.plot(frame["month"], frame["npl_ratio"], color="#525252", lw=1.2, ls="--",
-                          label=t("npl_ratio", lang))
-        right.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
-        right.set_ylim(bottom=0)
-        right.tick_params(labelsize=TEXT_SIZE - 0.5)
-        right.spines["top"].set_visible(False)
-        handles += line
-        labels.append(t("npl_ratio", lang))
-    _finish(ax, t("chart_defaults", lang), lang, legend=False)
-    if handles:
-        ax.legend(handles, labels, fontsize=TEXT_SIZE - 1, frameon=False, loc="upper left", labelspacing=0.25)
+        series.append(_line(t("npl_ratio_right", lang), _points(frame, "npl_ratio", 100, 2), "#525252",
+                            width=1.5, dashed=True, axis=1))
+        axes.append(_axis(fmt="{value}%", min=0, splitLine={"show": False}))
+    return _base(t("chart_defaults", lang), frame, lang, series, axes)
 
 
-def draw_fiscal(ax, frame, lang):
+def fiscal_option(frame, lang):
     cols = [f"fiscal_{lv}_wan" for lv in LEVERS if f"fiscal_{lv}_wan" in frame.columns]
-    if cols:
-        data = frame[cols].fillna(0.0).clip(lower=0.0)
-        colours = [LEVER_COLOURS[LEVERS.index(c[len("fiscal_"):-len("_wan")])] for c in cols]
-        ax.stackplot(frame["month"], data.T.values, colors=colours, alpha=0.85,
-                     labels=[t(f"lever_{c[len('fiscal_'):-len('_wan')]}", lang) for c in cols])
+    series = [_line(t(f"lever_{c[len('fiscal_'):-len('_wan')]}", lang), _points(frame, c, digits=1),
+                    LEVER_COLOURS[LEVERS.index(c[len("fiscal_"):-len("_wan")])], width=1, area=True, stack="fiscal")
+              for c in cols]
     if "fund_balance_wan" in frame:
-        ax.plot(frame["month"], frame["fund_balance_wan"], color="#006d2c", lw=1.8, label=t("fund_balance_wan", lang))
-    ax.yaxis.set_major_formatter(FuncFormatter(_wan))
-    ax.set_ylim(bottom=0)
-    _finish(ax, t("chart_fiscal", lang), lang, ncol=2)
+        series.append(_line(t("fund_balance_wan", lang), _points(frame, "fund_balance_wan", digits=1), "#006d2c", width=2.5))
+    note = None
+    if _all_zero(frame, cols + ["fund_balance_wan"]):
+        series, note = [], t("no_data", lang)
+    return _base(t("chart_fiscal", lang), frame, lang, series, [_axis(min=0)], note)
 
 
-def draw_deployment(ax, frame, lang):
-    handles = []
+def deployment_option(frame, lang):
+    series, axes = [], [_axis(min=0)]
     if "trucks_deployed" in frame:
-        handles += ax.plot(frame["month"], frame["trucks_deployed"], color="#08519c", lw=1.6, label=t("trucks", lang))
+        series.append(_line(t("trucks", lang), _points(frame, "trucks_deployed", digits=1), "#08519c"))
     if "trucks_planned" in frame:
-        handles += ax.plot(frame["month"], frame["trucks_planned"], color="#08519c", lw=1.0, ls=":",
-                           label=f"{t('trucks', lang)} · {t('plan', lang)}")
-    ax.yaxis.set_major_formatter(FuncFormatter(_wan))
-    ax.set_ylim(bottom=0)
-    if _cols(frame, ["stations_deployed", "stations_planned"]):
-        right = ax.twinx()
+        series.append(_line(f"{t('trucks', lang)} · {t('plan', lang)}", _points(frame, "trucks_planned", digits=1),
+                            "#08519c", width=1.5, dashed=True))
+    if "stations_deployed" in frame or "stations_planned" in frame:
+        axes.append(_axis(min=0, splitLine={"show": False}))
         if "stations_deployed" in frame:
-            handles += right.plot(frame["month"], frame["stations_deployed"], color="#d94801", lw=1.6,
-                                  label=t("stations", lang))
+            series.append(_line(t("stations", lang), _points(frame, "stations_deployed", digits=2), "#d94801", axis=1))
         if "stations_planned" in frame:
-            handles += right.plot(frame["month"], frame["stations_planned"], color="#d94801", lw=1.0, ls=":",
-                                  label=f"{t('stations', lang)} · {t('plan', lang)}")
-        right.set_ylim(bottom=0)
-        right.tick_params(labelsize=TEXT_SIZE - 0.5)
-        right.spines["top"].set_visible(False)
-    _finish(ax, t("chart_deploy", lang), lang, legend=False)
-    if handles:
-        ax.legend(handles, [h.get_label() for h in handles], fontsize=TEXT_SIZE - 1, frameon=False,
-                  loc="upper left", labelspacing=0.25)
+            series.append(_line(f"{t('stations', lang)} · {t('plan', lang)}", _points(frame, "stations_planned", digits=2),
+                                "#d94801", width=1.5, dashed=True, axis=1))
+    return _base(t("chart_deploy", lang), frame, lang, series, axes)
 
 
-def draw_insurer(ax, frame, lang, suspend_at=None):
-    if "insurer_loss_ratio" in frame:
-        series = pd.to_numeric(frame["insurer_loss_ratio"], errors="coerce")
-        ax.plot(frame["month"], series, color="#756bb1", lw=1.6)
-    if suspend_at is not None:
-        ax.axhline(suspend_at, color="#cb181d", lw=1.0, ls="--", label=t("suspend", lang))
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax.set_ylim(bottom=0)
-    _finish(ax, t("chart_insurer", lang), lang)
+def insurer_option(frame, lang, suspend_at=None):
+    series = []
+    empty = _all_zero(frame, ["insurer_loss_ratio"])
+    if "insurer_loss_ratio" in frame and not empty:
+        line = _line(t("kpi_insurer_loss_ratio", lang), _points(frame, "insurer_loss_ratio", 100, 1), "#756bb1")
+        if suspend_at is not None and not empty:
+            line["markLine"] = {"symbol": "none", "silent": True, "lineStyle": {"color": "#cb181d", "type": "dashed"},
+                                "label": {"formatter": t("suspend", lang), "position": "insideEndTop", "fontSize": 10},
+                                "data": [{"yAxis": round(100 * suspend_at, 1)}]}
+        series.append(line)
+    return _base(t("chart_insurer", lang), frame, lang, series, [_axis(fmt="{value}%", min=0)],
+                 t("no_data", lang) if empty else None)
 
 
-def draw_charts(frame: pd.DataFrame, axes, lang: str = "en", packages=None, suspend_at=None) -> None:
-    """Fill six axes (credit, approval, defaults, fiscal, deployment, insurer) from `frame`."""
-    draw_credit(axes[0], frame, lang, packages)
-    draw_approval(axes[1], frame, lang)
-    draw_defaults(axes[2], frame, lang)
-    draw_fiscal(axes[3], frame, lang)
-    draw_deployment(axes[4], frame, lang)
-    draw_insurer(axes[5], frame, lang, suspend_at)
-    for ax in axes[-2:]:
-        ax.set_xlabel(t("month", lang), fontsize=TEXT_SIZE)
+def chart_options(frame: pd.DataFrame, lang: str = "en", packages=None, suspend_at=None) -> dict[str, dict]:
+    """Chart name -> ECharts option, for the six charts of the page."""
+    return {
+        "credit": credit_option(frame, lang, packages),
+        "approval": approval_option(frame, lang),
+        "defaults": defaults_option(frame, lang),
+        "fiscal": fiscal_option(frame, lang),
+        "deployment": deployment_option(frame, lang),
+        "insurer": insurer_option(frame, lang, suspend_at),
+    }
 
 
-def chart_figure(model, lang: str = "en") -> Figure:
-    """A 3 x 2 figure of the monthly charts of `model`."""
-    ensure_cjk_font()
-    fig = Figure(figsize=(7.6, 8.4), dpi=90, layout="constrained")
-    axes = fig.subplots(3, 2, sharex=True).ravel()
+def model_chart_options(model, lang: str = "en") -> dict[str, dict]:
     params = getattr(model, "params", None)
     packages = tuple(params.packages) if params is not None else None
-    suspend_at = getattr(params, "insurer_suspend_loss_ratio", None)
-    draw_charts(monthly_frame(model), axes, lang, packages, suspend_at)
-    return fig
+    return chart_options(monthly_frame(model), lang, packages, getattr(params, "insurer_suspend_loss_ratio", None))

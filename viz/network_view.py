@@ -12,6 +12,7 @@ large dark stars labelled with their Chinese and English names.
 
 from __future__ import annotations
 
+import io
 import math
 
 import numpy as np
@@ -109,7 +110,7 @@ def tiered_layout(graph) -> dict[int, tuple[float, float]]:
 
 def sme_size(credit_wan: float) -> float:
     """Marker area (pt^2): a floor so every SME is visible, growing with sqrt(credit)."""
-    return 14.0 + min(260.0, 4.5 * math.sqrt(max(credit_wan, 0.0)))
+    return 20.0 + min(220.0, 4.0 * math.sqrt(max(credit_wan, 0.0)))
 
 
 def portray_agent(agent) -> AgentPortrayalStyle:
@@ -143,10 +144,13 @@ class ChainRenderer(SpaceRenderer):
                          "style": "solid", "zorder": 0},
         )
         self.setup_agents(portray_agent)
-        if backend == "matplotlib":
-            self.backend_renderer.fig.set_size_inches(7.6, 6.4)
-            self.backend_renderer.fig.set_dpi(100)
         self._labels = []
+        if backend == "matplotlib":
+            fig = self.backend_renderer.fig
+            fig.set_layout_engine("none")  # fixed margins: constrained layout re-solves every draw
+            fig.set_size_inches(6.4, 5.9)
+            self.canvas.set_position([0.01, 0.16, 0.98, 0.79])  # legends go below the axes
+        self.render()  # SolaraViz redraws only what has been drawn once
 
     def _get_space_drawer(self):
         if self.space is None:  # the model names its space `network`
@@ -159,10 +163,49 @@ class ChainRenderer(SpaceRenderer):
         return settings.language if settings is not None else "en"
 
     def draw_agents(self, agent_portrayal=None, **kwargs):
-        mesh = super().draw_agents(agent_portrayal, **kwargs)
-        if self.backend == "matplotlib":
-            self._decorate(self.canvas)
-        return mesh
+        """Scatter the agents, one collection per marker shape, and remember the artists so
+        `update()` can restyle them in place. (Mesa's matplotlib backend also does a full
+        canvas.draw() first, to size image markers, which we do not use.)"""
+        if self.backend != "matplotlib":
+            return super().draw_agents(agent_portrayal, **kwargs)
+        ax = self.canvas
+        pos = self.space_drawer.pos
+        groups: dict[str, list] = {}
+        for agent in self.space.agents:
+            groups.setdefault(self.agent_portrayal(agent).marker, []).append(agent)
+        self._groups = []
+        for marker, agents in groups.items():
+            xy = np.array([pos[a.cell.coordinate] for a in agents], dtype=float)
+            coll = ax.scatter(xy[:, 0], xy[:, 1], marker=marker, s=10.0)
+            self._groups.append((agents, coll))
+        self._restyle()
+        self._decorate(ax)
+        self.agent_mesh = ax
+        return ax
+
+    def _restyle(self) -> None:
+        for agents, coll in self._groups:
+            styles = [self.agent_portrayal(a) for a in agents]
+            coll.set_facecolors([st.color for st in styles])
+            coll.set_edgecolors([st.edgecolors for st in styles])
+            coll.set_linewidths([st.linewidths for st in styles])
+            coll.set_sizes([st.size for st in styles])
+            coll.set_zorder(max(st.zorder for st in styles))
+
+    def update(self) -> None:
+        """Bring the drawing to the model's current month: restyle the agents, rewrite the
+        texts. No new artists, the layout and the edges stay as they are."""
+        if not getattr(self, "_groups", None):
+            self.render()
+            return
+        self._restyle()
+        self._decorate(self.canvas)
+
+    def png(self, dpi: int = 100) -> bytes:
+        """The current drawing as PNG bytes (fast zlib level: the image changes every step)."""
+        buf = io.BytesIO()
+        self.canvas.get_figure().savefig(buf, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})
+        return buf.getvalue()
 
     def _decorate(self, ax):
         """Leader names, tier captions, legends, title: redrawn each step (texts are ours to
@@ -174,8 +217,10 @@ class ChainRenderer(SpaceRenderer):
             except (ValueError, NotImplementedError):
                 pass
         self._labels = []
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
         pos = self.space_drawer.pos
-        ax.set_xlim(-0.17, 1.01)
+        ax.set_xlim(-0.13, 1.01)
         ax.set_ylim(-0.05, 1.27)
         for leader in getattr(self.model, "leaders", []):
             node = leader.cell.coordinate
@@ -186,9 +231,9 @@ class ChainRenderer(SpaceRenderer):
         for key, (top, bottom) in (("tier_leaders", (Y_LEADER + 0.05, Y_LEADER - 0.05)),
                                    ("tier_1", BAND_TIER1), ("tier_2", BAND_TIER2)):
             self._labels.append(ax.text(-0.02, (top + bottom) / 2, t(key, lang), fontsize=9, color="#525252",
-                                        ha="right", va="center", rotation=0, style="italic"))
-        ax.axhline((BAND_TIER1[1] + BAND_TIER2[0]) / 2, color="#d9d9d9", lw=0.6, zorder=-1)
-        ax.axhline((BAND_TIER1[0] + Y_LEADER) / 2 - 0.02, color="#d9d9d9", lw=0.6, zorder=-1)
+                                        ha="right", va="center", style="italic", linespacing=1.1))
+        self._labels.append(ax.axhline((BAND_TIER1[1] + BAND_TIER2[0]) / 2, color="#d9d9d9", lw=0.6, zorder=-1))
+        self._labels.append(ax.axhline((BAND_TIER1[0] + Y_LEADER) / 2 - 0.02, color="#d9d9d9", lw=0.6, zorder=-1))
         month = getattr(self.model, "month", int(getattr(self.model, "time", 0)))
         ax.set_title(t("network_title", lang, month=month), fontsize=12, loc="left")
 
@@ -203,9 +248,10 @@ class ChainRenderer(SpaceRenderer):
                               markeredgecolor="#525252", label=t(f"seg_{s}", lang))
                        for s, m in SEGMENT_MARKERS.items()]
         first = ax.legend(handles=status_handles, title=t("status", lang), loc="upper left",
-                          bbox_to_anchor=(0.0, -0.0), ncol=4, fontsize=8.5, title_fontsize=9,
-                          frameon=False, alignment="left")
-        ax.add_artist(first)  # removed by SolaraViz with the other artists each step
+                          bbox_to_anchor=(0.0, -0.0), ncol=4, fontsize=8, title_fontsize=8.5,
+                          frameon=False, alignment="left", columnspacing=1.0, handletextpad=0.2)
+        ax.add_artist(first)
+        self._labels.append(first)
         ax.legend(handles=seg_handles, title=f"{t('segment', lang)} · {t('size_note', lang)}", loc="upper left",
-                  bbox_to_anchor=(0.0, -0.075), ncol=5, fontsize=8.5, title_fontsize=9, frameon=False,
-                  alignment="left")
+                  bbox_to_anchor=(0.0, -0.075), ncol=5, fontsize=8, title_fontsize=8.5, frameon=False,
+                  alignment="left", columnspacing=0.9, handletextpad=0.2)
