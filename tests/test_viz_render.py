@@ -12,10 +12,10 @@ ipywidgets = pytest.importorskip("ipywidgets")
 solara = pytest.importorskip("solara")
 v = pytest.importorskip("ipyvuetify")
 
-from solara.components.echarts import EchartsWidget  # noqa: E402
 
 from model import ModelParams  # noqa: E402
 from viz import app as viz_app  # noqa: E402
+from viz.echarts_widget import SafeEchartsWidget as EchartsWidget  # noqa: E402
 from viz.charts import CHARTS, chart_options, model_chart_options, monthly_frame  # noqa: E402
 from viz.i18n import LABELS, t  # noqa: E402
 from viz.network_view import (  # noqa: E402

@@ -21,6 +21,7 @@ from mesa.visualization import solara_viz as _mesa_solara_viz
 from mesa.visualization.utils import force_update, update_counter
 
 from viz.charts import CHARTS, model_chart_options
+from viz.echarts_widget import FigureEcharts
 from viz.i18n import LANGUAGES, t
 from viz.network_view import STATUS_COLOURS, ChainRenderer
 from viz.settings import (
@@ -149,8 +150,8 @@ def Charts(model):
     with solara.Div(classes=["h2-charts"], style={"display": "grid", "grid-template-columns": "1fr 1fr",
                                                    "gap": "4px 12px", "width": "100%"}) as main:
         for name in CHARTS:
-            solara.FigureEcharts(option=options[name], attributes={"style": "height: 250px; width: 100%;",
-                                                                  "class": f"h2-chart h2-chart-{name}"})
+            FigureEcharts(option=options[name], attributes={"style": "height: 250px; width: 100%;",
+                                                           "class": f"h2-chart h2-chart-{name}"})
     return main
 
 
