@@ -84,7 +84,8 @@ def test_network_png_changes_with_steps_and_language(model):
     assert any("美锦能源" in s for s in texts) and any("Meijin Energy" in s for s in texts)
     model.view_settings.lang.set("zh")
     renderer.update()
-    assert renderer.canvas.get_title(loc="left").startswith("供应网络")
+    assert renderer._title.get_text().startswith("供应网络")
+    assert renderer.png() != first
 
 
 def test_cjk_font_renders_leader_names(model):
@@ -199,7 +200,7 @@ def test_page_renders_steps_resets_and_switches_language():
         scen = rc.find(v.Select, label=t("scenario", "en")).widget
         labels = scen.items
         scen.v_model = labels[-1]
-        n = rc.find(v.Slider, label=t("n_smes", "en")).widget
+        n = rc.find(v.Slider, label=f"{t('n_smes', 'en')}: 300").widget
         n.v_model = 40
         rc.find(v.Alert).assert_not_empty()  # "changed since the last reset"
         _button(rc, "Reset").click()

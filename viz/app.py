@@ -45,14 +45,10 @@ RATE_KEYS = {"sme_survival_rate", "approval_rate", "npl_ratio", "insurer_loss_ra
 
 
 def grid_layout(num_components: int) -> list[dict]:
-    """Tile positions (12-column grid, 40 px rows): network and key results on the left,
-    the charts on the right. Replaces Mesa's default of equal half-width tiles."""
-    fixed = [
-        {"i": 0, "x": 0, "y": 0, "w": 6, "h": 15, "moved": False},  # network
-        {"i": 1, "x": 6, "y": 0, "w": 6, "h": 23, "moved": False},  # charts
-        {"i": 2, "x": 0, "y": 15, "w": 6, "h": 11, "moved": False},  # key results
-    ]
-    extra = [{"i": i, "x": 6 * (i % 2), "y": 26 + 12 * (i // 2), "w": 6, "h": 10, "moved": False}
+    """Tile positions (12-column grid, 40 px rows): our dashboard spans the full width (Mesa's
+    default gives every component a half-width tile of 10 rows); any extra component follows."""
+    fixed = [{"i": 0, "x": 0, "y": 0, "w": 12, "h": 27, "moved": False}]
+    extra = [{"i": i, "x": 6 * (i % 2), "y": 27 + 12 * (i // 2), "w": 6, "h": 10, "moved": False}
              for i in range(len(fixed), num_components)]
     return (fixed + extra)[:num_components]
 
@@ -69,7 +65,7 @@ def _lang(model) -> str:
 def format_value(key: str, value) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
-    if key in RATE_KEYS or key.endswith("_rate") or key.startswith("default_rate"):
+    if key in RATE_KEYS or key.endswith("_rate") or "_rate_" in key or key.startswith("default_rate"):
         return f"{100 * value:.1f}%"
     if key.endswith("_wan"):
         return f"{value:,.0f}"
@@ -115,13 +111,12 @@ def summary_html(model, lang: str) -> str:
 
 
 @solara.component
-def KeyResults(model):
-    update_counter.get()  # re-render after every step
-    return solara.HTML(tag="div", unsafe_innerHTML=summary_html(model, _lang(model)))
+def KeyResults(model, tick: int = 0, lang: str = "en"):
+    return solara.HTML(tag="div", unsafe_innerHTML=summary_html(model, lang))
 
 
 @solara.component
-def NetworkView(model):
+def NetworkView(model, tick: int = 0, lang: str = "en"):
     """The supply network, drawn by our SpaceRenderer subclass (matplotlib backend).
 
     One renderer per model (a Reset makes a new model, hence a new renderer and layout); each
@@ -129,29 +124,43 @@ def NetworkView(model):
     saved without a tight bounding box: Mesa's own SpaceRendererComponent redraws edges every
     step and draws the figure three times, which costs more than our one-second budget.
     """
-    update_counter.get()  # re-render after every step
-    lang = _lang(model)
     renderer = solara.use_memo(lambda: ChainRenderer(model), [model])
 
     def make_png():
         renderer.update()
         return renderer.png()
 
-    png = solara.use_memo(make_png, [model, update_counter.value, lang])
+    png = solara.use_memo(make_png, [model, tick, lang])
     return solara.Image(png, width="100%", classes=["h2-network"])
 
 
 @solara.component
-def Charts(model):
+def Charts(model, tick: int = 0, lang: str = "en"):
     """The six monthly charts (ECharts, drawn in the browser)."""
-    update_counter.get()
-    lang = _lang(model)
     options = model_chart_options(model, lang)
     with solara.Div(classes=["h2-charts"], style={"display": "grid", "grid-template-columns": "1fr 1fr",
                                                    "gap": "4px 12px", "width": "100%"}) as main:
         for name in CHARTS:
             FigureEcharts(option=options[name], attributes={"style": "height: 250px; width: 100%;",
                                                            "class": f"h2-chart h2-chart-{name}"})
+    return main
+
+
+@solara.component
+def Dashboard(model):
+    """Network and key results on the left, the charts on the right.
+
+    One component subscribes to SolaraViz's step counter: every subscriber costs a full
+    render pass of the page per step."""
+    tick = update_counter.get()
+    lang = _lang(model)
+    with solara.Div(style={"display": "grid", "grid-template-columns": "minmax(0, 1fr) minmax(0, 1fr)",
+                           "gap": "12px", "width": "100%"}) as main:
+        with solara.Div(style={"min-width": "0"}):
+            NetworkView(model, tick, lang)
+            KeyResults(model, tick, lang)
+        with solara.Div(style={"min-width": "0"}):
+            Charts(model, tick, lang)
     return main
 
 
@@ -183,10 +192,11 @@ def SettingsCard(settings: ViewSettings, model: solara.Reactive):
         solara.Text(t("from_scenario", lang), style={"font-size": "12px", "color": "#666"})
         for name, (lo, hi, step) in LEVERS.items():
             reactive = settings.levers[name]
+            label = f"{t(name, lang)}: {reactive.value:g}"  # the value stays visible
             if name in INT_LEVERS:
-                solara.SliderInt(t(name, lang), value=reactive, min=int(lo), max=int(hi), step=int(step))
+                solara.SliderInt(label, value=reactive, min=int(lo), max=int(hi), step=int(step))
             else:
-                solara.SliderFloat(t(name, lang), value=reactive, min=lo, max=hi, step=step)
+                solara.SliderFloat(label, value=reactive, min=lo, max=hi, step=step)
         running = getattr(model.value, "view_snapshot", {})
         wanted = settings.snapshot()
         changed = [t(k, lang) for k in wanted if wanted[k] != running.get(k)]
@@ -210,7 +220,7 @@ def Page():
     SolaraViz(
         model,
         None,  # the network is our NetworkView component (see its docstring)
-        components=[(NetworkView, 0), (Charts, 0), (KeyResults, 0)],
+        components=[(Dashboard, 0)],
         model_params={
             "settings": settings,
             "seed": {"type": "InputText", "value": str(DEFAULT_SEED), "label": t("seed", lang)},

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from viz.i18n import t
@@ -32,12 +33,18 @@ def monthly_frame(model) -> pd.DataFrame:
     return frame
 
 
+def _values(frame, col) -> np.ndarray:
+    """A column as floats, NaN where missing (reporters return None before data exists)."""
+    series = frame[col]
+    if series.dtype == object:
+        series = pd.to_numeric(series, errors="coerce")
+    return series.to_numpy(dtype=float, na_value=np.nan)
+
+
 def _points(frame, col, scale=1.0, digits=4):
     """[[month, value], ...] with None for missing values (JSON null: a gap in the line)."""
-    out = []
-    for m, v in zip(frame["month"], pd.to_numeric(frame[col], errors="coerce")):
-        out.append([int(m), None if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v) * scale, digits)])
-    return out
+    values = np.round(_values(frame, col) * scale, digits)
+    return [[int(m), None if math.isnan(v) else float(v)] for m, v in zip(frame["month"], values)]
 
 
 def _line(name, data, colour, *, width=2.0, dashed=False, area=False, stack=None, axis=0):
@@ -83,8 +90,7 @@ def _all_zero(frame, cols) -> bool:
     cols = [c for c in cols if c in frame.columns]
     if not cols or frame.empty:
         return True
-    values = frame[cols].apply(pd.to_numeric, errors="coerce")
-    return bool(values.isna().all().all() or (values.fillna(0.0) == 0.0).all().all())
+    return not any(np.any(np.nan_to_num(_values(frame, c)) != 0.0) for c in cols)
 
 
 def credit_option(frame, lang, packages=None):

@@ -16,7 +16,10 @@ import io
 import math
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
+from PIL import Image as PILImage
 from mesa.visualization import SpaceRenderer
 from mesa.visualization.components import AgentPortrayalStyle
 from mesa.visualization.space_drawers import NetworkSpaceDrawer
@@ -144,12 +147,19 @@ class ChainRenderer(SpaceRenderer):
                          "style": "solid", "zorder": 0},
         )
         self.setup_agents(portray_agent)
-        self._labels = []
+        self._static: list = []  # texts and legends that change only with the language
+        self._static_lang = None
+        self._title = None
+        self._status_legend = None
+        self._groups: list = []
+        self._background = None  # pixels of the static layer (see png())
         if backend == "matplotlib":
             fig = self.backend_renderer.fig
+            FigureCanvasAgg(fig)  # a real Agg canvas, for blitting
             fig.set_layout_engine("none")  # fixed margins: constrained layout re-solves every draw
             fig.set_size_inches(6.4, 5.9)
-            self.canvas.set_position([0.01, 0.16, 0.98, 0.79])  # legends go below the axes
+            fig.set_dpi(100)
+            self.canvas.set_position([0.01, 0.16, 0.98, 0.78])  # legends go below the axes
         self.render()  # SolaraViz redraws only what has been drawn once
 
     def _get_space_drawer(self):
@@ -201,42 +211,50 @@ class ChainRenderer(SpaceRenderer):
         self._restyle()
         self._decorate(self.canvas)
 
-    def png(self, dpi: int = 100) -> bytes:
-        """The current drawing as PNG bytes (fast zlib level: the image changes every step)."""
-        buf = io.BytesIO()
-        self.canvas.get_figure().savefig(buf, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})
-        return buf.getvalue()
-
     def _decorate(self, ax):
-        """Leader names, tier captions, legends, title: redrawn each step (texts are ours to
-        remove: SolaraViz clears lines, collections and patches but not texts)."""
+        """Texts and legends. Static ones (leader names, tier captions, the segment legend)
+        are made once per language; the month title and the status legend with its counts
+        change every step. SolaraViz's own renderer component clears lines, collections and
+        patches but not texts, so all of ours are tracked and removed by us."""
         lang = self.language
-        for artist in self._labels:
-            try:
-                artist.remove()
-            except (ValueError, NotImplementedError):
-                pass
-        self._labels = []
-        if ax.get_legend() is not None:
-            ax.get_legend().remove()
-        pos = self.space_drawer.pos
-        ax.set_xlim(-0.13, 1.01)
-        ax.set_ylim(-0.05, 1.27)
-        for leader in getattr(self.model, "leaders", []):
-            node = leader.cell.coordinate
-            x, y = pos[node]
-            label = f"{leader.name_zh}\n{leader.name}" if lang == "en" else f"{leader.name_zh}"
-            self._labels.append(ax.text(x + 0.035, y, label, fontsize=10.5, fontweight="bold", va="center",
-                                        ha="left", color=LEADER_COLOUR, zorder=5))
-        for key, (top, bottom) in (("tier_leaders", (Y_LEADER + 0.05, Y_LEADER - 0.05)),
-                                   ("tier_1", BAND_TIER1), ("tier_2", BAND_TIER2)):
-            self._labels.append(ax.text(-0.02, (top + bottom) / 2, t(key, lang), fontsize=9, color="#525252",
-                                        ha="right", va="center", style="italic", linespacing=1.1))
-        self._labels.append(ax.axhline((BAND_TIER1[1] + BAND_TIER2[0]) / 2, color="#d9d9d9", lw=0.6, zorder=-1))
-        self._labels.append(ax.axhline((BAND_TIER1[0] + Y_LEADER) / 2 - 0.02, color="#d9d9d9", lw=0.6, zorder=-1))
-        month = getattr(self.model, "month", int(getattr(self.model, "time", 0)))
-        ax.set_title(t("network_title", lang, month=month), fontsize=12, loc="left")
+        fig = ax.get_figure()
+        if self._static_lang != lang:
+            for artist in self._static:
+                try:
+                    artist.remove()
+                except (ValueError, NotImplementedError):  # already removed (SolaraViz clears artists)
+                    pass
+            self._static = []
+            pos = self.space_drawer.pos
+            ax.set_xlim(-0.13, 1.01)
+            ax.set_ylim(-0.05, 1.22)
+            for leader in getattr(self.model, "leaders", []):
+                x, y = pos[leader.cell.coordinate]
+                label = f"{leader.name_zh}\n{leader.name}" if lang == "en" else f"{leader.name_zh}"
+                self._static.append(ax.text(x + 0.035, y, label, fontsize=10.5, fontweight="bold", va="center",
+                                            ha="left", color=LEADER_COLOUR, zorder=5))
+            for key, (top, bottom) in (("tier_leaders", (Y_LEADER + 0.05, Y_LEADER - 0.05)),
+                                       ("tier_1", BAND_TIER1), ("tier_2", BAND_TIER2)):
+                self._static.append(ax.text(-0.02, (top + bottom) / 2, t(key, lang), fontsize=9, color="#525252",
+                                            ha="right", va="center", style="italic", linespacing=1.1))
+            for y in ((BAND_TIER1[1] + BAND_TIER2[0]) / 2, (BAND_TIER1[0] + Y_LEADER) / 2 - 0.02):
+                self._static.append(ax.axhline(y, color="#d9d9d9", lw=0.6, zorder=-1))
+            seg_handles = [Line2D([], [], ls="", marker=m, markersize=7, markerfacecolor="#bdbdbd",
+                                  markeredgecolor="#525252", label=t(f"seg_{s}", lang))
+                           for s, m in SEGMENT_MARKERS.items()]
+            seg = Legend(ax, seg_handles, [h.get_label() for h in seg_handles],
+                         title=f"{t('segment', lang)} · {t('size_note', lang)}", loc="upper left",
+                         bbox_to_anchor=(0.0, -0.075), ncol=5, fontsize=8, title_fontsize=8.5, frameon=False,
+                         alignment="left", columnspacing=0.9, handletextpad=0.2)
+            ax.add_artist(seg)
+            self._static.append(seg)
+            self._static_lang = lang
+            self._background = None
 
+        if self._title is None:
+            self._title = fig.text(0.01, 0.99, "", fontsize=12, ha="left", va="top")
+        month = getattr(self.model, "month", int(getattr(self.model, "time", 0)))
+        self._title.set_text(t("network_title", lang, month=month))
         counts = {s: 0 for s in STATUS_COLOURS}
         for sme in getattr(self.model, "smes", []):
             counts[sme.status] = counts.get(sme.status, 0) + 1
@@ -244,14 +262,40 @@ class ChainRenderer(SpaceRenderer):
                                  markeredgecolor="#252525" if s == "defaulted" else "white",
                                  label=f"{t(s, lang)} ({counts.get(s, 0)})")
                           for s, c in STATUS_COLOURS.items()]
-        seg_handles = [Line2D([], [], ls="", marker=m, markersize=7, markerfacecolor="#bdbdbd",
-                              markeredgecolor="#525252", label=t(f"seg_{s}", lang))
-                       for s, m in SEGMENT_MARKERS.items()]
-        first = ax.legend(handles=status_handles, title=t("status", lang), loc="upper left",
-                          bbox_to_anchor=(0.0, -0.0), ncol=4, fontsize=8, title_fontsize=8.5,
-                          frameon=False, alignment="left", columnspacing=1.0, handletextpad=0.2)
-        ax.add_artist(first)
-        self._labels.append(first)
-        ax.legend(handles=seg_handles, title=f"{t('segment', lang)} · {t('size_note', lang)}", loc="upper left",
-                  bbox_to_anchor=(0.0, -0.075), ncol=5, fontsize=8, title_fontsize=8.5, frameon=False,
-                  alignment="left", columnspacing=0.9, handletextpad=0.2)
+        if self._status_legend is not None and self._status_legend.axes is not None:
+            self._status_legend.remove()
+        self._status_legend = Legend(ax, status_handles, [h.get_label() for h in status_handles],
+                                     title=t("status", lang), loc="upper left", bbox_to_anchor=(0.0, 0.0), ncol=4,
+                                     fontsize=8, title_fontsize=8.5, frameon=False, alignment="left",
+                                     columnspacing=1.0, handletextpad=0.2)
+        ax.add_artist(self._status_legend)
+
+    def _dynamic_artists(self) -> list:
+        return [coll for _agents, coll in self._groups] + [self._title, self._status_legend]
+
+    def png(self) -> bytes:
+        """The current drawing as PNG bytes.
+
+        Blitting: the static layer (edges, names, captions, segment legend) is drawn once and
+        kept as a pixel buffer; each step restores it and draws only the markers, the title
+        and the status legend. Fast zlib level: the image changes every step."""
+        fig = self.canvas.get_figure()
+        canvas = fig.canvas
+        dynamic = self._dynamic_artists()
+        if self._background is None:
+            for a in dynamic:
+                a.set_animated(True)
+            canvas.draw()
+            for a in dynamic:
+                a.set_animated(False)
+            self._background = canvas.copy_from_bbox(fig.bbox)
+        else:
+            canvas.restore_region(self._background)
+        renderer = canvas.get_renderer()
+        for a in dynamic:
+            a.draw(renderer)
+        width, height = canvas.get_width_height()
+        image = PILImage.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+        buf = io.BytesIO()
+        image.convert("RGB").save(buf, format="png", compress_level=1)
+        return buf.getvalue()
