@@ -32,6 +32,7 @@ from viz.settings import (
     BrowserModel,
     ViewSettings,
     available_scenarios,
+    scenario_description,
     stress_scenarios,
 )
 
@@ -131,7 +132,11 @@ def NetworkView(model, tick: int = 0, lang: str = "en"):
         return renderer.png()
 
     png = solara.use_memo(make_png, [model, tick, lang])
-    return solara.Image(png, width="100%", classes=["h2-network"])
+    width, height = renderer.canvas.get_figure().canvas.get_width_height()
+    # ipywidgets' <img> gets a wrapper of height 100%: give that wrapper the image's shape
+    with solara.Div(style={"width": "100%", "aspect-ratio": f"{width} / {height}"}) as main:
+        solara.Image(png, width="100%", classes=["h2-network"])
+    return main
 
 
 @solara.component
@@ -186,6 +191,9 @@ def SettingsCard(settings: ViewSettings, model: solara.Reactive):
         solara.Select(label=t("scenario", lang), values=list(by_label),
                       value=name_to_label.get(settings.scenario.value, settings.scenario.value),
                       on_value=lambda label: settings.choose_scenario(by_label[label]))
+        about = scenario_description(settings.scenario.value)
+        if about:
+            solara.Text(about, style={"font-size": "12px", "color": "#555", "line-height": "1.3"})
         solara.Select(label=t("stress", lang), values=list(stress_by_label),
                       value=stress_to_label.get(settings.stress.value, t("no_stress", lang)),
                       on_value=lambda label: settings.stress.set(stress_by_label[label]))

@@ -113,7 +113,7 @@ def tiered_layout(graph) -> dict[int, tuple[float, float]]:
 
 def sme_size(credit_wan: float) -> float:
     """Marker area (pt^2): a floor so every SME is visible, growing with sqrt(credit)."""
-    return 20.0 + min(220.0, 4.0 * math.sqrt(max(credit_wan, 0.0)))
+    return 26.0 + min(220.0, 4.0 * math.sqrt(max(credit_wan, 0.0)))
 
 
 def portray_agent(agent) -> AgentPortrayalStyle:

@@ -61,6 +61,19 @@ def available_scenarios() -> tuple[ScenarioInfo, ...]:
     return tuple(ScenarioInfo(*row) for row in list_scenarios())
 
 
+@functools.cache
+def scenario_description(name: str) -> str:
+    """The [meta] description of a shipped scenario ('' if none or no library)."""
+    try:
+        from scenarios import scenario_meta
+    except ImportError:
+        return ""
+    try:
+        return " ".join(str(scenario_meta(name).get("description", "")).split())
+    except (OSError, ValueError):
+        return ""
+
+
 def stress_scenarios() -> list[ScenarioInfo]:
     return [s for s in available_scenarios() if s.kind == "stress"]
 
