@@ -52,6 +52,10 @@ class Bank(Agent):
         self.late_recovered_wan = 0.0  # recovered by the bank after resolution
         self.npl_principal_wan = 0.0  # principal that has become non-performing (cumulative)
         self.lent_wan = 0.0
+        # the book as reported at the start of underwriting, updated as the bank lends:
+        # decisions read this instead of summing the whole book per application
+        self.book_outstanding_wan = 0.0
+        self.reported_npl_ratio = 0.0
 
     # -- books ----------------------------------------------------------------------------
     @property
@@ -70,8 +74,17 @@ class Bank(Agent):
         out = self.outstanding_wan
         return self.npl_outstanding_wan / out if out > 0 else 0.0
 
+    def open_book(self) -> None:
+        """Month-start report of the loan book, read by this month's decisions."""
+        self.book_outstanding_wan = self.outstanding_wan
+        self.reported_npl_ratio = self.npl_ratio()
+
     def over_tolerance(self) -> bool:
-        return self.npl_ratio() > self.model.params.npl_tolerance
+        """Is the bank's reported NPL ratio above the tolerated level?"""
+        return self.reported_npl_ratio > self.model.params.npl_tolerance
+
+    def capital_for_decisions_wan(self) -> float:
+        return self.model.ledger.balance(self.account) + self.book_outstanding_wan - self.funding_liability_wan
 
     # -- underwriting (decide, then apply) ---------------------------------------------------
     def signal_noise(self, sme) -> float:
@@ -82,7 +95,7 @@ class Bank(Agent):
         months = sme.relationship_months.get(self.key, 0)
         return sd / (1.0 + months / p.relationship_learning_months) if p.relationship_learning_months > 0 else sd
 
-    def decide(self, sme, instrument: str, package, amount_wan: float, order=None) -> Decision:
+    def decide(self, sme, instrument: str, package, amount_wan: float, orders=()) -> Decision:
         """Pure decision on one application: no state changes."""
         m = self.model
         p = m.params
@@ -92,12 +105,12 @@ class Bank(Agent):
         pd_sme = finance.pd_from_signal(signal, p.pd_base_annual, p.pd_quality_slope)
         pledged = 0.0
         if instrument == "order_financing":
-            leader = order.buyer
-            term = max(1, order.due_month - m.month) + leader.spec.payment_term_months + p.order_loan_grace_months
-            # the loan is repaid from the leader's payment: the leader's risk, plus the SME
-            # failing to deliver (a fraction of its own default risk over the term)
-            pd_term = finance.combine_pd(finance.pd_over_term(leader.spec.pd_annual, term),
-                                         0.5 * finance.pd_over_term(pd_sme, term))
+            term = self.order_loan_maturity(orders) - m.month
+            # the loan is repaid from the leaders' payments: the leaders' risk, plus the SME
+            # failing to deliver (a weighted part of its own default risk over the term)
+            leader_pd = max(o.buyer.spec.pd_annual for o in orders)
+            pd_term = finance.combine_pd(finance.pd_over_term(leader_pd, term),
+                                         p.order_delivery_risk_share * finance.pd_over_term(pd_sme, term))
             pd_annual = finance.annualise_pd(pd_term, term)
             lgd = 0.6  # a defaulting leader still pays part of its debts
         else:
@@ -128,7 +141,7 @@ class Bank(Agent):
         limit = p.npl_tolerance * self.spec.risk_appetite + reward_rate
         if el > limit:
             return Decision(False, "expected loss above tolerance", amount_wan, pd_annual, el)
-        if self.capital_wan * (1.0 - 1e-9) < p.capital_ratio_floor * (self.outstanding_wan + amount_wan):
+        if self.capital_for_decisions_wan() * (1.0 - 1e-9) < p.capital_ratio_floor * (self.book_outstanding_wan + amount_wan):
             return Decision(False, "capital", amount_wan, pd_annual, el)
         if self.model.ledger.balance(self.account) < amount_wan:
             return Decision(False, "liquidity", amount_wan, pd_annual, el)
@@ -137,12 +150,16 @@ class Bank(Agent):
             return Decision(False, "rate above cap", amount_wan, pd_annual, el, rate)
         return Decision(True, "approved", amount_wan, pd_annual, el, rate, insured, fund_share, pledged)
 
-    def lend(self, sme, instrument: str, package_name: str, decision: Decision, order=None) -> Loan:
+    def order_loan_maturity(self, orders) -> int:
+        """An order loan falls due a grace period after the last expected leader payment."""
+        return max(o.due_month + o.buyer.spec.payment_term_months for o in orders) + self.model.params.order_loan_grace_months
+
+    def lend(self, sme, instrument: str, package_name: str, decision: Decision, orders=()) -> Loan:
         """Write the approved loan and disburse it."""
         m = self.model
         p = m.params
         if instrument == "order_financing":
-            maturity = order.due_month + order.buyer.spec.payment_term_months + p.order_loan_grace_months
+            maturity = self.order_loan_maturity(orders)
             term = maturity - m.month
             instalment = 0.0
         else:
@@ -157,7 +174,7 @@ class Bank(Agent):
             maturity_month=maturity, subsidy_rate=subsidy,
             subsidy_until_month=m.month + p.interest_subsidy_months if subsidy > 0 else 0,
             insured_share=decision.insured_share, fund_share=decision.fund_share,
-            collateral_pledged_wan=decision.collateral_pledged_wan, outstanding_wan=decision.amount_wan, order=order)
+            collateral_pledged_wan=decision.collateral_pledged_wan, outstanding_wan=decision.amount_wan)
         loan.policy_backed = loan.fund_share > 0 or subsidy > 0 or p.bank_reward_wan_per_100m > 0 or (
             loan.insured_share > 0 and p.premium_voucher_share > 0)
         self.loans.append(loan)
@@ -165,6 +182,7 @@ class Bank(Agent):
             m.fund.back(loan)
         self.new_credit_year_wan += loan.principal_wan
         self.lent_wan += loan.principal_wan
+        self.book_outstanding_wan += loan.principal_wan
         m.ledger.transfer(self.account, sme.account, loan.principal_wan, "loan_disbursement")
         return loan
 

@@ -40,11 +40,12 @@ class ChainLeader(FixedAgent):
     # -- phase 1: orders --------------------------------------------------------------------
     def place_orders(self) -> None:
         m = self.model
-        demand = m.demand_multiplier()
+        demand = m.demand_multiplier() * m.params.plan_scale
         for prod in self.spec.products.values():
             units = prod.units_in_month(m.month) * demand
             if prod.kpi:
-                self.units_planned[prod.kpi] = self.units_planned.get(prod.kpi, 0.0) + prod.units_in_month(m.month)
+                planned = prod.units_in_month(m.month) * m.params.plan_scale
+                self.units_planned[prod.kpi] = self.units_planned.get(prod.kpi, 0.0) + planned
             sme_spend = units * prod.unit_value_wan * prod.sme_share
             if sme_spend <= 0.0:
                 continue
@@ -58,6 +59,7 @@ class ChainLeader(FixedAgent):
                 value = sme_spend * share / total_share
                 weights = [s.order_weight for s in suppliers]
                 wsum = sum(weights)
+                m.counters.orders_placed_wan += value
                 for s, w in zip(suppliers, weights):
                     s.take_order(self, value * w / wsum, confirmed=m.random.random() < self.spec.confirm_share,
                                  kpi=prod.kpi, unit_content_wan=prod.unit_value_wan * prod.sme_share)

@@ -60,6 +60,8 @@ class SME(FixedAgent):
         self.sales_wan = 0.0  # last month's deliveries and outside sales
         self.orders_month_wan = 0.0
         self._signal_draws: dict[str, float] = {}
+        pd_true = finance.pd_from_signal(quality, p.pd_base_annual, p.pd_quality_slope)
+        self.shock_hazard_month = 1.0 - (1.0 - pd_true) ** (1.0 / 12.0)
 
     # -- views ------------------------------------------------------------------------------
     @property
@@ -118,16 +120,21 @@ class SME(FixedAgent):
         gap = self.financing_gap()
         if gap <= p.min_loan_wan:
             return
+        m.counters.financing_gap_wan += gap
         packages = m.packages_for(self)
         order_pkg = next((name for name, pkg in packages if "order_financing" in pkg.instruments), None)
         if order_pkg is not None:
+            # one advance against the confirmed, unfinanced leader orders that cover the gap
+            orders, amount = [], 0.0
             for order in self.book:
-                if gap <= p.min_loan_wan:
+                if amount >= gap:
                     break
                 if order.confirmed and order.loan is None and not order.done and order.buyer in m.leaders:
-                    amount = p.order_advance_rate * order.value_wan
-                    m.submit_application(self, "order_financing", [order_pkg], amount, order)
-                    gap -= amount
+                    orders.append(order)
+                    amount += p.order_advance_rate * order.value_wan
+            if orders:
+                m.submit_order_application(self, order_pkg, orders, amount)
+                gap -= amount
         if gap > p.min_loan_wan:
             term = self.term_packages(packages)
             if term:
@@ -230,10 +237,17 @@ class SME(FixedAgent):
             if m.insurer.sell_cover(self, finance.rd_premium(sum_insured, p.rd_premium_rate), "rd_premium"):
                 self.rd.sum_insured_wan = sum_insured
 
+    def accept_loan(self, loan, orders=()) -> None:
+        """Book an approved loan; an order loan is repaid from these orders' invoices."""
+        self.loans.append(loan)
+        for order in orders:
+            order.loan = loan
+
     # -- phase 4: production, delivery, R&D ------------------------------------------------
     def produce(self) -> None:
         reserve = self.debt_service_due_wan()
         self.pay_fixed_costs()
+        self.suffer_operating_shock()
         self.work_on_orders(reserve)  # committed orders first
         self.sell_outside(reserve)
         self.work_on_rd(reserve)
@@ -262,6 +276,17 @@ class SME(FixedAgent):
             self.arrears_wan = 0.0
             self.arrears_months = 0
 
+    def suffer_operating_shock(self) -> None:
+        """Latent quality is a true annual hazard of an operating shock (the same curve banks
+        estimate from their noisy signal); an unpaid shock becomes arrears."""
+        m = self.model
+        p = m.params
+        if m.random.random() >= self.shock_hazard_month:
+            return
+        loss = p.operating_shock_months_of_sales * self.expected_sales_wan
+        paid = m.ledger.pay_up_to(self.account, m.suppliers, loss, "operating_shock")
+        self.arrears_wan += loss - paid
+
     def sell_outside(self, reserve: float) -> None:
         """Sales outside the modelled chain: costs paid now, cash after the buyers' term."""
         m = self.model
@@ -287,11 +312,11 @@ class SME(FixedAgent):
         else:
             rd.stalled_months += 1
         if rd.months_done >= rd.months:
-            self.finish_rd(m.random.random() < rd.success_prob * m.rd_multiplier())
+            self.finish_rd(m.random.random() < rd.success_prob * m.rd_multiplier(), completed=True)
         elif rd.stalled_months > m.params.max_order_delay_months * 2:
-            self.finish_rd(False)  # abandoned for lack of money
+            self.finish_rd(False, completed=False)  # abandoned for lack of money: not an insured event
 
-    def finish_rd(self, success: bool) -> None:
+    def finish_rd(self, success: bool, completed: bool) -> None:
         m = self.model
         p = m.params
         rd = self.rd
@@ -303,7 +328,8 @@ class SME(FixedAgent):
             m.counters.rd_successes += 1
         else:
             m.counters.rd_failures += 1
-            if rd.sum_insured_wan > 0:
+            # only a technical failure as the policy defines it is an insured event
+            if rd.sum_insured_wan > 0 and completed and m.random.random() < p.rd_claimable_share:
                 m.insurer.pay_rd_claim(self, min(rd.sum_insured_wan, rd.spent_wan))
 
     def work_on_orders(self, reserve: float) -> None:

@@ -30,7 +30,7 @@ class Order:
     kpi: str = ""  # deployment KPI the order counts toward ("trucks", "stations", "")
     unit_content_wan: float = 0.0  # SME content of one deployed unit (for deployment counts)
     stalled_months: int = 0
-    loan: Any = None  # order-financing loan against this order
+    loan: Any = None  # order-financing loan against this order (one loan may finance several)
     sub_orders: list = field(default_factory=list)
     done: bool = False  # delivered or cancelled
 
@@ -80,7 +80,6 @@ class Loan:
     paid_fund_wan: float = 0.0
     paid_bank_wan: float = 0.0  # loss the bank bore (written off)
     fund_claim_wan: float = 0.0  # claimed from the fund, not yet paid
-    order: Any = None
 
     @property
     def is_bullet(self) -> bool:

@@ -28,7 +28,7 @@ class InsufficientFunds(AccountingError):
 # Transfer kinds. Kinds paid out of the provincial budget are the fiscal levers.
 KINDS = (
     "opening",
-    "external_sale", "unit_sale", "production_cost", "fixed_cost", "rd_spend", "leader_purchase",
+    "external_sale", "unit_sale", "production_cost", "fixed_cost", "operating_shock", "rd_spend", "leader_purchase",
     "order_payment",
     "loan_disbursement", "loan_interest", "loan_principal", "funding_cost",
     "guarantee_premium", "rd_premium", "guarantee_claim", "rd_claim",

@@ -32,6 +32,8 @@ class Counters:
     month_approvals: int = 0
     month_new_lending_wan: float = 0.0
     deliveries_wan: float = 0.0  # this month
+    orders_placed_wan: float = 0.0  # this month, leaders' orders to tier-1 SMEs
+    financing_gap_wan: float = 0.0  # this month, summed over SMEs that foresee a shortfall
     npl_new_wan: float = 0.0  # this month
     applications: int = 0
     approvals: int = 0
@@ -51,6 +53,7 @@ class Counters:
         self.npl_total_wan += self.npl_new_wan
         self.month_applications = self.month_approvals = 0
         self.month_new_lending_wan = self.deliveries_wan = self.npl_new_wan = 0.0
+        self.orders_placed_wan = self.financing_gap_wan = 0.0
 
 
 @dataclass(slots=True)
@@ -58,7 +61,7 @@ class Application:
     sme: SME
     tries: list  # (bank, instrument, package name), in order
     amount_wan: float
-    order: Order | None = None
+    orders: tuple = ()  # confirmed orders an order-financing loan is lent against
 
 
 class HydrogenChainModel(Model):
@@ -171,7 +174,7 @@ class HydrogenChainModel(Model):
             for n in suppliers:
                 by_seg.setdefault(g.nodes[n]["segment"], []).append(n)
             for prod in spec.products.values():
-                spend = prod.units_in_month(1) * prod.unit_value_wan * prod.sme_share
+                spend = prod.units_in_month(1) * prod.unit_value_wan * prod.sme_share * p.plan_scale
                 total_share = sum(prod.segment_shares.values())
                 for seg, share in prod.segment_shares.items():
                     group = by_seg.get(seg) or suppliers
@@ -254,6 +257,8 @@ class HydrogenChainModel(Model):
             sme.plan_finance()
 
     def underwrite(self) -> None:
+        for bank in self.banks:
+            bank.open_book()
         apps = self.applications
         self.random.shuffle(apps)
         for app in apps:
@@ -292,10 +297,10 @@ class HydrogenChainModel(Model):
             return [sme.relationship_bank] + [b for b in banks if b is not sme.relationship_bank]
         return list(banks)
 
-    def submit_application(self, sme: SME, instrument: str, packages: list[str], amount_wan: float, order=None) -> None:
-        tries = [(bank, instrument, pkg) for pkg in packages for bank in self._banks_in_order(sme, pkg)][:2]
+    def submit_order_application(self, sme: SME, package: str, orders: list[Order], amount_wan: float) -> None:
+        tries = [(bank, "order_financing", package) for bank in self._banks_in_order(sme, package)][:2]
         if tries:
-            self.applications.append(Application(sme, tries, amount_wan, order))
+            self.applications.append(Application(sme, tries, amount_wan, tuple(orders)))
 
     def submit_term_application(self, sme: SME, candidates: list[tuple[str, str]], amount_wan: float) -> None:
         tries = [(bank, inst, pkg) for inst, pkg in candidates for bank in self._banks_in_order(sme, pkg)][:3]
@@ -310,13 +315,11 @@ class HydrogenChainModel(Model):
         if sme.light_asset:
             c.light_applications += 1
         for bank, instrument, package in app.tries:
-            decision = bank.decide(sme, instrument, self.params.packages[package], app.amount_wan, app.order)
+            decision = bank.decide(sme, instrument, self.params.packages[package], app.amount_wan, app.orders)
             if not decision.approve:
                 continue
-            loan = bank.lend(sme, instrument, package, decision, app.order)
-            sme.loans.append(loan)
-            if app.order is not None:
-                app.order.loan = loan
+            loan = bank.lend(sme, instrument, package, decision, app.orders)
+            sme.accept_loan(loan, app.orders)
             if loan.insured_share > 0:
                 premium = finance.guarantee_premium(loan.principal_wan, self.params.guarantee_premium_rate, loan.term_months)
                 if not self.insurer.sell_cover(sme, premium, "guarantee_premium"):

@@ -198,6 +198,7 @@ class ModelParams(Scenario):
     lpr_1y: Annotated[float, Spec("market", 0.0, 0.2, "fraction/yr", "1-year loan prime rate", "O: PBOC LPR 2025-05-20")] = 0.030
     lpr_5y: Annotated[float, Spec("market", 0.0, 0.2, "fraction/yr", "5-year loan prime rate", "O: PBOC LPR 2025-05-20")] = 0.035
     bank_funding_cost: Annotated[float, Spec("market", 0.0, 0.2, "fraction/yr", "banks' cost of funding a loan", "E (1.5-2.5%)")] = 0.018
+    plan_scale: Annotated[float, Spec("market", 0.0, 1000.0, "ratio", "multiplier on every leader's deployment plan (scale it with n_smes to keep orders per SME; the plans are the leaders' real targets at 300 SMEs)", "E")] = 1.0
     external_payment_term_months: Annotated[int, Spec("market", 0, 12, "months", "payment term of buyers outside the chain", "O: NBS 2024, 67 days")] = 2
 
     # --- network -------------------------------------------------------------------
@@ -221,6 +222,7 @@ class ModelParams(Scenario):
     tier2_input_share: Annotated[float, Spec("sme", 0.0, 1.0, "share", "share of a tier-1 SME's production cost bought from its tier-2 SMEs", "E")] = 0.35
     planning_horizon_months: Annotated[int, Spec("sme", 1, 12, "months", "how far ahead an SME projects its cash", "E")] = 3
     cash_buffer_months: Annotated[float, Spec("sme", 0.0, 12.0, "months", "fixed costs an SME wants to keep in cash", "E")] = 1.0
+    operating_shock_months_of_sales: Annotated[float, Spec("sme", 0.0, 24.0, "months", "cash lost in an operating shock (failed batch, lost customer), in months of expected sales; shocks arrive at the true-quality hazard pd_from_signal(quality)", "E (1-6)")] = 4.0
     arrears_default_months: Annotated[int, Spec("sme", 1, 24, "months", "months of unpaid fixed costs before an SME is insolvent", "E")] = 3
     max_order_delay_months: Annotated[int, Spec("sme", 1, 24, "months", "months an order may stall before the buyer cancels it", "E")] = 3
 
@@ -251,6 +253,7 @@ class ModelParams(Scenario):
     order_advance_rate: Annotated[float, Spec("instruments", 0.0, 1.0, "share", "order financing advance per yuan of confirmed order", "O/P (0.7-0.8, to 0.9)")] = 0.8
     tech_credit_max_wan: Annotated[float, Spec("instruments", 0.0, 1e6, "wan", "largest tech credit loan", "P: up to CNY 30 M")] = 3000.0
     term_loan_months: Annotated[int, Spec("instruments", 1, 60, "months", "term of collateral and tech credit loans", "O: up to 3-5 years")] = 24
+    order_delivery_risk_share: Annotated[float, Spec("instruments", 0.0, 1.0, "share", "weight of the SME's own default risk in an order loan's risk (the rest is the leader's)", "E (0.1-0.5)")] = 0.3
     order_loan_grace_months: Annotated[int, Spec("instruments", 0, 12, "months", "months after the expected payment before an order loan falls due", "E")] = 1
     min_loan_wan: Annotated[float, Spec("instruments", 0.0, 1e5, "wan", "smallest loan a bank will write", "E")] = 20.0
     receivable_recovery_share: Annotated[float, Spec("instruments", 0.0, 1.0, "share", "share of a defaulter's collateral proceeds reaching its banks after costs", "E")] = 0.8
@@ -260,6 +263,7 @@ class ModelParams(Scenario):
     guarantee_premium_rate: Annotated[float, Spec("insurer", 0.0, 0.2, "fraction/yr", "loan-guarantee premium per yuan of principal", "O/P: <= 2-3%")] = 0.02
     rd_premium_rate: Annotated[float, Spec("insurer", 0.0, 1.0, "share", "R&D-loss premium per yuan insured", "E (0.02-0.10)")] = 0.05
     rd_cover_share: Annotated[float, Spec("insurer", 0.0, 1.0, "share", "share of the R&D budget insured", "P (0.10-0.30)")] = 0.2
+    rd_claimable_share: Annotated[float, Spec("insurer", 0.0, 1.0, "share", "share of failed R&D projects that qualify for a claim under the policy's definition of technical failure", "E (0.02-0.2)")] = 0.05
     insurer_suspend_loss_ratio: Annotated[float, Spec("insurer", 0.0, 10.0, "ratio", "loss ratio above which the insurer stops new business", "P: Yunnan 120%")] = 1.2
     stop_loss_government_share: Annotated[float, Spec("insurer", 0.0, 1.0, "share", "government share of claims above the suspension loss ratio", "P: Yunnan 80%")] = 0.8
     insurer_reserves_wan: Annotated[float, Spec("insurer", 0.0, 1e7, "wan", "insurer's opening reserves for this business", "E")] = 30_000.0

@@ -92,6 +92,30 @@ def units(m, kpi: str, what: str) -> float:
     return math.fsum(getattr(ld, attr).get(kpi, 0.0) for ld in m.leaders)
 
 
+def orders_placed_wan(m) -> float:
+    return m.counters.orders_placed_wan
+
+
+def financing_gap_wan(m) -> float:
+    return m.counters.financing_gap_wan
+
+
+def insurer_premiums_wan(m) -> float:
+    return m.insurer.premiums_wan
+
+
+def insurer_claims_wan(m) -> float:
+    return m.insurer.claims_wan
+
+
+def bank_capital_wan(m, index: int) -> float:
+    return m.banks[index].capital_wan
+
+
+def bank_npl_ratio(m, index: int) -> float:
+    return m.banks[index].npl_ratio()
+
+
 def credit_by_package_wan(m, package: str) -> float:
     return math.fsum(loan.outstanding_wan for b in m.banks for loan in b.loans if loan.package == package)
 
@@ -114,7 +138,11 @@ def model_reporters(m) -> dict:
     for lever in FISCAL_LEVERS:
         reps[f"fiscal_{lever}_wan"] = partial(fiscal_lever_wan, lever=lever)
     reps.update({
+        "orders_placed_wan": orders_placed_wan,
         "deliveries_wan": deliveries_wan,
+        "financing_gap_wan": financing_gap_wan,
+        "insurer_premiums_wan": insurer_premiums_wan,
+        "insurer_claims_wan": insurer_claims_wan,
         "rd_successes": rd_successes,
         "rd_failures": rd_failures,
         "trucks_deployed": partial(units, kpi="trucks", what="deployed"),
@@ -124,6 +152,9 @@ def model_reporters(m) -> dict:
     })
     for package in m.params.packages:
         reps[f"credit_{package}_wan"] = partial(credit_by_package_wan, package=package)
+    for i, bank in enumerate(m.banks):
+        reps[f"capital_{bank.key}_wan"] = partial(bank_capital_wan, index=i)
+        reps[f"npl_ratio_{bank.key}"] = partial(bank_npl_ratio, index=i)
     return reps
 
 
@@ -190,6 +221,8 @@ def summary(m) -> dict:
     }
     for lever in FISCAL_LEVERS:
         out[f"fiscal_{lever}_wan"] = m.ledger.fiscal_cost_wan(lever)
+    for package, lent in sorted(c.lending_by_package_wan.items()):
+        out[f"credit_mobilised_{package}_wan"] = lent
     for ld in m.leaders:
         chain = [s for s in m.smes if s.leader_key == ld.key]
         out[f"default_rate_{ld.key}_chain"] = (
