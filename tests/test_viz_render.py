@@ -4,6 +4,7 @@ component tree, Step / Reset / scenario / language through the real widgets."""
 from __future__ import annotations
 
 import json
+from html import escape
 
 import pytest
 
@@ -206,7 +207,7 @@ def test_page_renders_steps_resets_and_switches_language():
         _button(rc, "Reset").click()
         _time(rc, "0.0")
         html = _summary(rc).unsafe_innerHTML
-        assert "month 0" in html and labels[-1].split(" (")[0] in html
+        assert "month 0" in html and escape(labels[-1].split(" (")[0]) in html
 
         # language: labels and figures follow
         rc.find(v.BtnToggle).widget.v_model = 1  # the language toggle: English | 中文
