@@ -108,7 +108,9 @@ def test_chart_options_cover_the_six_charts_and_are_json(model):
     assert tuple(options) == CHARTS
     json.dumps(options)  # what goes over the websocket
     credit_names = {s["name"] for s in options["credit"]["series"]}
-    assert credit_names <= set(model.params.packages)
+    assert credit_names <= {p.replace("_", " ") for p in model.params.packages}
+    zh_names = {s["name"] for s in model_chart_options(model, "zh")["credit"]["series"]}
+    assert zh_names <= {spec.name_zh for spec in model.params.packages.values()}
     deploy = {s["name"] for s in options["deployment"]["series"]}
     assert any("plan" in n for n in deploy)
     zh = model_chart_options(model, "zh")

@@ -66,7 +66,7 @@ def _lang(model) -> str:
 def format_value(key: str, value) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
-    if key in RATE_KEYS or key.endswith("_rate") or "_rate_" in key or key.startswith("default_rate"):
+    if key in RATE_KEYS or key.endswith("_rate") or "_rate_" in key or key.startswith(("default_rate", "npl_ratio")):
         return f"{100 * value:.1f}%"
     if key.endswith("_wan"):
         return f"{value:,.0f}"

@@ -93,11 +93,13 @@ def _all_zero(frame, cols) -> bool:
     return not any(np.any(np.nan_to_num(_values(frame, c)) != 0.0) for c in cols)
 
 
-def credit_option(frame, lang, packages=None):
+def credit_option(frame, lang, packages=None, package_labels=None):
     names = list(packages) if packages else [c[len("credit_"):-len("_wan")] for c in frame.columns
                                               if c.startswith("credit_") and c.endswith("_wan") and c != "credit_outstanding_wan"]
     cols = [f"credit_{p}_wan" for p in names if f"credit_{p}_wan" in frame.columns]
-    series = [_line(c[len("credit_"):-len("_wan")], _points(frame, c, digits=1), PACKAGE_COLOURS[i % len(PACKAGE_COLOURS)],
+    labels = package_labels or {}
+    series = [_line(labels.get(c[len("credit_"):-len("_wan")], c[len("credit_"):-len("_wan")].replace("_", " ")),
+                    _points(frame, c, digits=1), PACKAGE_COLOURS[i % len(PACKAGE_COLOURS)],
                     width=1, area=True, stack="credit") for i, c in enumerate(cols)]
     if not cols and "credit_outstanding_wan" in frame:
         series = [_line("total", _points(frame, "credit_outstanding_wan", digits=1), "#3182bd")]
@@ -171,10 +173,11 @@ def insurer_option(frame, lang, suspend_at=None):
                  t("no_data", lang) if empty else None)
 
 
-def chart_options(frame: pd.DataFrame, lang: str = "en", packages=None, suspend_at=None) -> dict[str, dict]:
+def chart_options(frame: pd.DataFrame, lang: str = "en", packages=None, suspend_at=None,
+                  package_labels: dict | None = None) -> dict[str, dict]:
     """Chart name -> ECharts option, for the six charts of the page."""
     return {
-        "credit": credit_option(frame, lang, packages),
+        "credit": credit_option(frame, lang, packages, package_labels),
         "approval": approval_option(frame, lang),
         "defaults": defaults_option(frame, lang),
         "fiscal": fiscal_option(frame, lang),
@@ -186,4 +189,6 @@ def chart_options(frame: pd.DataFrame, lang: str = "en", packages=None, suspend_
 def model_chart_options(model, lang: str = "en") -> dict[str, dict]:
     params = getattr(model, "params", None)
     packages = tuple(params.packages) if params is not None else None
-    return chart_options(monthly_frame(model), lang, packages, getattr(params, "insurer_suspend_loss_ratio", None))
+    labels = {name: (spec.name_zh if lang == "zh" and getattr(spec, "name_zh", "") else name.replace("_", " "))
+              for name, spec in params.packages.items()} if params is not None else None
+    return chart_options(monthly_frame(model), lang, packages, getattr(params, "insurer_suspend_loss_ratio", None), labels)
