@@ -101,6 +101,8 @@ class Bank(Agent):
         p = m.params
         if amount_wan < p.min_loan_wan:
             return Decision(False, "below minimum loan")
+        if sme.arrears_wan > 0 or any(loan.months_overdue > 0 for loan in sme.loans):
+            return Decision(False, "distressed (credit bureau)")  # unpaid wages or overdue loans are on record
         signal = sme.quality + self.signal_noise(sme) * sme.signal_draw(self.key)
         pd_sme = finance.pd_from_signal(signal, p.pd_base_annual, p.pd_quality_slope)
         pledged = 0.0
@@ -128,7 +130,10 @@ class Bank(Agent):
                 lgd = 0.9  # unsecured: little is recovered
             if sme.debt_wan() + amount_wan > p.max_debt_to_annual_sales * 12.0 * sme.expected_sales_wan:
                 return Decision(False, "leverage")
-        insured = p.guarantee_insurer_share if ("guarantee_insurance" in package.instruments and m.insurer.writing) else 0.0
+        # guarantee insurance covers the package's credit leg; an order advance is enhanced by
+        # the leader's confirmation instead
+        insured = p.guarantee_insurer_share if (
+            "guarantee_insurance" in package.instruments and instrument != "order_financing" and m.insurer.writing) else 0.0
         fund_share = 0.0
         if package.fund_eligible and m.fund.can_back(amount_wan):
             fund_share = p.fund_coverage + (p.fund_credit_loan_bonus if instrument == "tech_credit" else 0.0)
@@ -139,6 +144,8 @@ class Bank(Agent):
         el = finance.expected_loss_rate(pd_annual, lgd, cover)
         reward_rate = p.bank_reward_wan_per_100m / finance.WAN_PER_100M
         limit = p.npl_tolerance * self.spec.risk_appetite + reward_rate
+        if pd_annual > p.pd_limit_multiple * limit:
+            return Decision(False, "rating below cut-off", amount_wan, pd_annual, el)
         if el > limit:
             return Decision(False, "expected loss above tolerance", amount_wan, pd_annual, el)
         if self.capital_for_decisions_wan() * (1.0 - 1e-9) < p.capital_ratio_floor * (self.book_outstanding_wan + amount_wan):
@@ -272,8 +279,11 @@ class Bank(Agent):
             if proceeds > 0:
                 m.ledger.transfer(m.buyers, self.account, proceeds, "collateral_sale")
                 loan.outstanding_wan -= proceeds
+        # an order loan's assigned invoices are still owed by the leader: recovery comes
+        # first, so only the part they cannot repay is shared as a loss now
+        awaited = min(loan.outstanding_wan, loan.borrower.assigned_receivables_wan(loan))
         shares = finance.allocate_loss(
-            loan.outstanding_wan, loan.principal_wan, insurer_share=loan.insured_share, fund_share=loan.fund_share,
+            loan.outstanding_wan - awaited, loan.principal_wan, insurer_share=loan.insured_share, fund_share=loan.fund_share,
             fund_per_loan_cap=p.fund_per_loan_cap, policy_cover_cap=p.policy_cover_cap,
             fund_available_wan=m.fund.available_for_claims(), order=p.loss_order,
             bank_over_tolerance=self.over_tolerance())

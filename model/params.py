@@ -222,7 +222,7 @@ class ModelParams(Scenario):
     tier2_input_share: Annotated[float, Spec("sme", 0.0, 1.0, "share", "share of a tier-1 SME's production cost bought from its tier-2 SMEs", "E")] = 0.35
     planning_horizon_months: Annotated[int, Spec("sme", 1, 12, "months", "how far ahead an SME projects its cash", "E")] = 3
     cash_buffer_months: Annotated[float, Spec("sme", 0.0, 12.0, "months", "fixed costs an SME wants to keep in cash", "E")] = 1.0
-    operating_shock_months_of_sales: Annotated[float, Spec("sme", 0.0, 24.0, "months", "cash lost in an operating shock (failed batch, lost customer), in months of expected sales; shocks arrive at the true-quality hazard pd_from_signal(quality)", "E (1-6)")] = 4.0
+    operating_shock_months_of_sales: Annotated[float, Spec("sme", 0.0, 24.0, "months", "cash lost in an operating shock (failed batch, lost customer), in months of expected sales; shocks arrive at the true-quality hazard pd_from_signal(quality)", "E (2-12)")] = 8.0
     arrears_default_months: Annotated[int, Spec("sme", 1, 24, "months", "months of unpaid fixed costs before an SME is insolvent", "E")] = 3
     max_order_delay_months: Annotated[int, Spec("sme", 1, 24, "months", "months an order may stall before the buyer cancels it", "E")] = 3
 
@@ -238,6 +238,7 @@ class ModelParams(Scenario):
     offered_packages: Annotated[tuple, Spec("bank", unit="names", doc="packages banks offer in this scenario", source="scenario")] = ("collateral",)
     npl_tolerance: Annotated[float, Spec("bank", 0.0, 0.5, "fraction/yr", "tolerated expected loss rate on tech loans (不良容忍度)", "E (0.03-0.045); CBIRC 2019")] = 0.03
     npl_overdue_months: Annotated[int, Spec("bank", 1, 12, "months", "months overdue before a loan is non-performing", "O: 90 days")] = 3
+    pd_limit_multiple: Annotated[float, Spec("bank", 0.0, 100.0, "ratio", "rating cut-off: a bank rejects an annual PD above this multiple of its expected-loss limit, whatever the cover", "E (1-3)")] = 1.5
     capital_ratio_floor: Annotated[float, Spec("bank", 0.0, 1.0, "share", "capital per yuan of loans a bank must hold", "O: 10.5%")] = 0.105
     capital_cost: Annotated[float, Spec("bank", 0.0, 1.0, "fraction/yr", "required return on the capital a loan uses", "E")] = 0.06
     bank_opex_spread: Annotated[float, Spec("bank", 0.0, 0.1, "fraction/yr", "operating cost spread", "E")] = 0.005
