@@ -123,6 +123,30 @@ def _step(pg, expected_time: int) -> float:
     return time.perf_counter() - start
 
 
+STEP_IN_PAGE = r"""
+async ([month]) => {
+  // Click Step from inside the page and time, with the page's own clock, until the step
+  // counter, the network drawing and the key results all show the new month.
+  const img = document.querySelector('img.h2-network');
+  const oldSrc = img.src;
+  const button = [...document.querySelectorAll('button')].find(b => b.innerText.trim().toUpperCase() === 'STEP');
+  const done = () => document.body.innerText.includes(`Time: ${month}.0`)
+      && document.querySelector('img.h2-network').src !== oldSrc
+      && document.querySelector('.h2-summary .h2-month').innerText.trim().endsWith(` ${month}`);
+  const t0 = performance.now();
+  button.click();
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('step timed out')), 30000);
+    const check = () => { if (done()) { clearTimeout(timer); observer.disconnect(); resolve(); } };
+    const observer = new MutationObserver(check);
+    observer.observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
+    check();
+  });
+  return (performance.now() - t0) / 1000;
+}
+"""
+
+
 def _choose(pg, label: str, option: str) -> None:
     """Pick `option` in the Vuetify select labelled `label`."""
     field = pg.locator(".v-select").filter(has=pg.locator("label", has_text=re.compile(rf"^{re.escape(label)}$")))
@@ -181,8 +205,10 @@ def test_one_step_with_300_smes_renders_within_budget(page):
     """The default page runs 300 SMEs; time Step -> new counter, drawing and key results."""
     pg = page
     pg.get_by_text("Number of SMEs: 300").wait_for()  # the default page runs 300 SMEs
-    times = [_step(pg, k) for k in range(1, 7)]
-    record = {"n_smes": 300, "step_seconds": [round(t, 3) for t in times],
+    _step(pg, 1)  # warm-up: the first update loads nothing new, but settles the page
+    times = [pg.evaluate(STEP_IN_PAGE, [k]) for k in range(2, 10)]
+    record = {"n_smes": 300, "measured": "in-page clock, Step click to counter + drawing + key results updated",
+              "step_seconds": [round(t, 3) for t in times],
               "median_s": round(sorted(times)[len(times) // 2], 3), "cpus": os.cpu_count(),
               "load_avg": os.getloadavg()}
     (ARTIFACTS / "viz-step-timing.json").write_text(json.dumps(record, indent=1))
