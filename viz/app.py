@@ -184,7 +184,13 @@ def SettingsCard(settings: ViewSettings, model: solara.Reactive):
         settings.lang.set(value)
         force_update()  # redraw the figures in the new language
 
-    with solara.Card(t("settings", lang)):
+    # Long scenario titles must not widen the sidebar over the page (they did).
+    solara.Style(""".h2-settings { max-width: 340px; overflow-wrap: anywhere; }
+.h2-settings .v-select__selections { flex-wrap: nowrap; }
+.h2-settings .v-select__selection { max-width: 290px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.h2-settings .v-slider__input .v-input__slot, .h2-settings .v-input__slider .v-input__slot { flex-wrap: wrap; }
+.h2-settings .v-input__slider .v-input__slot > .v-label { width: 100%; margin-bottom: -6px; font-size: 14px; }""")
+    with solara.Card(t("settings", lang), classes=["h2-settings"]):
         with solara.ToggleButtonsSingle(value=lang, on_value=set_language, dense=True):
             for code, label in LANGUAGES.items():
                 solara.Button(label, value=code, text=True)
@@ -209,7 +215,7 @@ def SettingsCard(settings: ViewSettings, model: solara.Reactive):
         wanted = settings.snapshot()
         changed = [t(k, lang) for k in wanted if wanted[k] != running.get(k)]
         if changed:
-            solara.Warning(t("pending", lang, names=", ".join(changed)) + " " + t("apply_hint", lang), dense=True)
+            solara.Warning(t("pending", lang, names=", ".join(changed)) + ". " + t("apply_hint", lang), dense=True)
         else:
             solara.Text(t("apply_hint", lang), style={"font-size": "12px", "color": "#666"})
         if settings.seed_error.value:
