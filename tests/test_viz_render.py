@@ -247,3 +247,23 @@ def test_offline_assets_are_installed():
 
     assert (cdn_dir() / "@widgetti").exists(), "solara-assets is not installed"
     assert missing(cdn_dir()) == [], "run: python -m viz.install_offline_assets"
+
+
+def test_stress_picker_overlays_the_stress_scenario():
+    from viz.settings import stress_scenarios
+
+    stresses = stress_scenarios()
+    if not stresses:
+        pytest.skip("no stress scenarios shipped")
+    from scenarios import load_scenario
+
+    settings = ViewSettings()
+    settings.levers["n_smes"].set(40)
+    plain = BrowserModel(settings=settings, seed=5)
+    settings.stress.set(stresses[0].name)
+    stressed = BrowserModel(settings=settings, seed=5)
+    expected = load_scenario("baseline", stress=stresses[0].name, overrides={"n_smes": 40})
+    assert stressed.params.stable_hash() != plain.params.stable_hash()
+    changed = {k for k, val in expected.values().items() if plain.params.values()[k] != val}
+    assert changed and all(stressed.params.values()[k] == expected.values()[k] for k in changed)
+    assert stressed.view_snapshot["stress"] == stresses[0].name
