@@ -143,6 +143,7 @@ def test_reset_ignores_the_default_scenario_and_uses_the_page_settings():
     settings.levers["fund_coverage"].set(0.45)
     m = BrowserModel(settings=settings, seed="11", scenario=ModelParams())
     assert m.params.n_smes == 40 and m.params.fund_coverage == 0.45
+    assert m.params.plan_scale == pytest.approx(40 / 300)  # plans follow the network size
     assert m.seed_used == 11
     again = BrowserModel(settings=settings, seed="11", scenario=ModelParams())
     assert again.summary() == m.summary()
@@ -259,6 +260,7 @@ def test_stress_picker_overlays_the_stress_scenario():
 
     settings = ViewSettings()
     settings.levers["n_smes"].set(40)
+    settings.scale_plans.set(False)
     plain = BrowserModel(settings=settings, seed=5)
     settings.stress.set(stresses[0].name)
     stressed = BrowserModel(settings=settings, seed=5)

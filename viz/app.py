@@ -211,6 +211,7 @@ def SettingsCard(settings: ViewSettings, model: solara.Reactive):
                 solara.SliderInt(label, value=reactive, min=int(lo), max=int(hi), step=int(step))
             else:
                 solara.SliderFloat(label, value=reactive, min=lo, max=hi, step=step)
+        solara.Checkbox(label=t("scale_plans", lang), value=settings.scale_plans)
         running = getattr(model.value, "view_snapshot", {})
         wanted = settings.snapshot()
         changed = [t(k, lang) for k in wanted if wanted[k] != running.get(k)]

@@ -31,6 +31,8 @@ LABELS: dict[str, dict[str, str]] = {
     "npl_tolerance": {"en": "NPL tolerance (/yr)", "zh": "不良容忍度（/年）"},
     "order_advance_rate": {"en": "Order advance rate", "zh": "订单融资垫付比例"},
     "n_smes": {"en": "Number of SMEs", "zh": "中小企业数量"},
+    "scale_plans": {"en": "Scale the leaders' plans with the number of SMEs (plans are set for 300)",
+                    "zh": "按企业数量缩放链主计划（计划按300家企业设定）"},
     # network
     "network_title": {"en": "Supply network · month {month}", "zh": "供应网络 · 第 {month} 月"},
     "tier_leaders": {"en": "chain\nleaders", "zh": "链主\n企业"},

@@ -194,12 +194,15 @@ class ChainRenderer(SpaceRenderer):
         return ax
 
     def _restyle(self) -> None:
+        # markers shrink as the network grows beyond 300 SMEs, so they stay apart
+        n = max(len(getattr(self.model, "smes", ())), 1)
+        scale = min(1.0, (300.0 / n) ** 0.5)
         for agents, coll in self._groups:
             styles = [self.agent_portrayal(a) for a in agents]
             coll.set_facecolors([st.color for st in styles])
             coll.set_edgecolors([st.edgecolors for st in styles])
             coll.set_linewidths([st.linewidths for st in styles])
-            coll.set_sizes([st.size for st in styles])
+            coll.set_sizes([st.size if st.marker == "*" else st.size * scale for st in styles])
             coll.set_zorder(max(st.zorder for st in styles))
 
     def update(self) -> None:

@@ -36,6 +36,7 @@ LEVERS: dict[str, tuple[float, float, float]] = {
     "n_smes": (20, 1000, 20),
 }
 INT_LEVERS = {"n_smes"}
+PLAN_SMES = 300  # the network size the leaders' plans are written for
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,9 @@ class ViewSettings:
     levers: dict[str, solara.Reactive] = field(default_factory=dict)
     lang: solara.Reactive[str] = field(default_factory=lambda: solara.reactive("en"))
     seed_error: solara.Reactive[str] = field(default_factory=lambda: solara.reactive(""))
+    # The leaders' plans are their real targets at 300 SMEs: scale them with n_smes so a
+    # smaller or larger network keeps the same orders per SME (plan_scale, see ModelParams).
+    scale_plans: solara.Reactive[bool] = field(default_factory=lambda: solara.reactive(True))
 
     def __post_init__(self):
         if not self.levers:
@@ -138,7 +142,8 @@ class ViewSettings:
     def snapshot(self) -> dict:
         """What the next Reset will build (plain values)."""
         levers = {k: (int(r.value) if k in INT_LEVERS else float(r.value)) for k, r in self.levers.items()}
-        return {"scenario": self.scenario.value, "stress": self.stress.value, **levers}
+        return {"scenario": self.scenario.value, "stress": self.stress.value, **levers,
+                "scale_plans": bool(self.scale_plans.value)}
 
 
 class BrowserModel(HydrogenChainModel):
@@ -164,6 +169,8 @@ class BrowserModel(HydrogenChainModel):
         snap = settings.snapshot()
         levers = {k: snap[k] for k in LEVERS}
         params = scenario_params(snap["scenario"], snap["stress"], levers, rng=parsed)
+        if snap["scale_plans"] and "plan_scale" in params.specs():
+            params = params.replace(plan_scale=params.plan_scale * params.n_smes / PLAN_SMES)
         super().__init__(scenario=params, rng=parsed)
         self.view_settings = settings
         self.view_snapshot = snap
