@@ -203,8 +203,8 @@ class Bank(Agent):
         pays interest at the contract rate less the subsidy; the schedule is the annuity at
         the contract rate."""
         m = self.model
-        if loan.status != PERFORMING:
-            return 0.0, 0.0
+        if loan.status != PERFORMING or m.month <= loan.start_month:
+            return 0.0, 0.0  # the first instalment falls due a month after disbursement
         if loan.is_bullet:
             if m.month < loan.maturity_month:
                 return 0.0, 0.0
@@ -231,9 +231,10 @@ class Bank(Agent):
         (paid with the principal); the province owes the subsidy part on every loan."""
         gov = self.model.government
         subsidy_owed = 0.0
+        month = self.model.month
         for loan in self.loans:
-            if loan.status != PERFORMING:
-                continue
+            if loan.status != PERFORMING or loan.start_month == month:
+                continue  # interest runs from the month after disbursement
             s = self.subsidy_now(loan)
             if loan.is_bullet:
                 loan.accrued_interest_wan += loan.outstanding_wan * (loan.contract_rate - s) / 12.0
@@ -262,8 +263,9 @@ class Bank(Agent):
 
     # -- defaults -------------------------------------------------------------------------
     def classify_npl(self, loan: Loan) -> None:
-        """The borrower has defaulted: recover what can be recovered now, claim the
-        insurer's share at once and the fund's share after its payout lag."""
+        """The borrower has defaulted: the loan is non-performing and the pledged collateral is
+        sold. The loss is shared only when the recovery period ends (`resolve_due`), so every
+        recovery made before then reduces the loss that insurer, fund and bank share."""
         m = self.model
         p = m.params
         if loan.status != PERFORMING:
@@ -279,28 +281,13 @@ class Bank(Agent):
             if proceeds > 0:
                 m.ledger.transfer(m.buyers, self.account, proceeds, "collateral_sale")
                 loan.outstanding_wan -= proceeds
-        # an order loan's assigned invoices are still owed by the leader: recovery comes
-        # first, so only the part they cannot repay is shared as a loss now
-        awaited = min(loan.outstanding_wan, loan.borrower.assigned_receivables_wan(loan))
-        shares = finance.allocate_loss(
-            loan.outstanding_wan - awaited, loan.principal_wan, insurer_share=loan.insured_share, fund_share=loan.fund_share,
-            fund_per_loan_cap=p.fund_per_loan_cap, policy_cover_cap=p.policy_cover_cap,
-            fund_available_wan=m.fund.available_for_claims(), order=p.loss_order,
-            bank_over_tolerance=self.over_tolerance())
-        if shares.insurer_wan > 0:
-            paid = m.insurer.pay_guarantee_claim(self, shares.insurer_wan)
-            loan.paid_insurer_wan += paid
-            loan.outstanding_wan -= paid
-        if shares.fund_wan > 0:
-            loan.fund_claim_wan = shares.fund_wan
-            m.fund.lodge_claim(loan, shares.fund_wan)
 
     def receive_recovery(self, loan: Loan, amount_wan: float) -> None:
-        """Cash recovered on an NPL loan (already transferred): reduces the outstanding
-        balance; after resolution it is shared back to insurer and fund (clawback)."""
+        """Cash recovered on a defaulted loan (already transferred to the bank). During the
+        recovery period it reduces the loss still to be shared; after the loss was shared it
+        goes back to insurer, fund and bank in proportion to what each bore."""
         if loan.status == NPL:
             loan.outstanding_wan = max(0.0, loan.outstanding_wan - amount_wan)
-            loan.fund_claim_wan = min(loan.fund_claim_wan, loan.outstanding_wan)
         elif loan.status == RESOLVED:
             m = self.model
             back = finance.share_recovery(amount_wan, loan.paid_insurer_wan, loan.paid_fund_wan, loan.paid_bank_wan)
@@ -315,18 +302,28 @@ class Bank(Agent):
             self.late_recovered_wan += back.bank_wan
 
     def resolve_due(self) -> None:
-        """NPL loans whose fund payout lag has passed: the fund pays (if it can), the bank
-        writes off the rest."""
+        """NPL loans whose recovery period (`fund_payout_lag_months`) has ended: the loss
+        left after recoveries is shared in the loss order (insurer, then the fund within its
+        caps and balance), and the bank writes off the rest."""
         m = self.model
-        lag = m.params.fund_payout_lag_months
+        p = m.params
+        lag = p.fund_payout_lag_months
         keep = []
         for loan in self.loans:
             if loan.status == NPL and m.month >= loan.npl_month + lag:
-                if loan.fund_claim_wan > 0:
-                    paid = m.fund.pay_claim(self, loan)
+                shares = finance.allocate_loss(
+                    loan.outstanding_wan, loan.principal_wan, insurer_share=loan.insured_share,
+                    fund_share=loan.fund_share, fund_per_loan_cap=p.fund_per_loan_cap,
+                    policy_cover_cap=p.policy_cover_cap, fund_available_wan=m.fund.balance_wan,
+                    order=p.loss_order, bank_over_tolerance=self.over_tolerance())
+                if shares.insurer_wan > 0:
+                    paid = m.insurer.pay_guarantee_claim(self, shares.insurer_wan)
+                    loan.paid_insurer_wan += paid
+                    loan.outstanding_wan -= paid
+                if shares.fund_wan > 0:
+                    paid = m.fund.pay_claim(self, shares.fund_wan)
                     loan.paid_fund_wan += paid
                     loan.outstanding_wan -= paid
-                    loan.fund_claim_wan = 0.0
                 loss = max(0.0, loan.outstanding_wan)
                 loan.paid_bank_wan += loss
                 self.written_off_wan += loss

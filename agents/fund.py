@@ -20,7 +20,6 @@ class RiskCompensationFund(Agent):
         self.name, self.name_zh = "Risk-compensation fund", "省级风险补偿基金"
         self.account = model.ledger.open_account("fund", 0.0)
         self.backed: list = []  # loans it backs
-        self.pending_claims_wan = 0.0
         self.payouts_wan = 0.0
         self.backed_total_wan = 0.0  # credit it has backed (cumulative)
         self._backed_now = 0.0
@@ -48,16 +47,8 @@ class RiskCompensationFund(Agent):
         self._backed_now += loan.principal_wan
         self.backed_total_wan += loan.principal_wan
 
-    def available_for_claims(self) -> float:
-        return max(0.0, self.balance_wan - self.pending_claims_wan)
-
-    def lodge_claim(self, loan, amount_wan: float) -> None:
-        self.pending_claims_wan += amount_wan
-
-    def pay_claim(self, bank, loan) -> float:
-        """Pay a lodged claim when its lag has passed, as far as the balance allows."""
-        claim = loan.fund_claim_wan
-        self.pending_claims_wan = max(0.0, self.pending_claims_wan - claim)
-        paid = self.model.ledger.pay_up_to(self.account, bank.account, claim, "fund_payout")
+    def pay_claim(self, bank, claim_wan: float) -> float:
+        """Pay a bank's claim at the end of the recovery period, as far as the balance allows."""
+        paid = self.model.ledger.pay_up_to(self.account, bank.account, claim_wan, "fund_payout")
         self.payouts_wan += paid
         return paid

@@ -61,7 +61,7 @@ class ChainLeader(FixedAgent):
                 wsum = sum(weights)
                 m.counters.orders_placed_wan += value
                 for s, w in zip(suppliers, weights):
-                    s.take_order(self, value * w / wsum, confirmed=m.random.random() < self.spec.confirm_share,
+                    s.take_order(self, value * w / wsum, confirmed=s.confirm_draw() < self.spec.confirm_share,
                                  kpi=prod.kpi, unit_content_wan=prod.unit_value_wan * prod.sme_share)
 
     # -- deliveries -------------------------------------------------------------------------

@@ -12,6 +12,7 @@ Cash is the SME's ledger balance; everything else here is its own book.
 from __future__ import annotations
 
 import math
+import random
 
 from mesa.discrete_space import FixedAgent
 
@@ -24,7 +25,7 @@ HEALTHY, FINANCED, DISTRESSED, DEFAULTED = "healthy", "financed", "distressed", 
 class SME(FixedAgent):
     def __init__(self, model, cell, *, segment: str, tier: int, leader_key: str, quality: float,
                  collateral_wan: float, light_asset: bool, external_sales_wan: float, gross_margin: float,
-                 expected_chain_sales_wan: float, opening_cash_wan: float, relationship_bank):
+                 expected_chain_sales_wan: float, opening_cash_wan: float, relationship_bank, seed: int):
         super().__init__(model)
         p = model.params
         self.cell = cell
@@ -59,7 +60,13 @@ class SME(FixedAgent):
         self.default_cause = ""
         self.sales_wan = 0.0  # last month's deliveries and outside sales
         self.orders_month_wan = 0.0
-        self._signal_draws: dict[str, float] = {}
+        # Own random streams (common random numbers): the same SME draws the same shocks,
+        # R&D outcomes and bank-signal errors in every scenario of a paired comparison, as
+        # long as it is alive; one draw per month each, whether or not it is used.
+        self._month_rng = random.Random(seed)
+        self._rd_rng = random.Random(seed + 1)  # outcomes, in project order
+        self._order_rng = random.Random(seed + 2)  # confirmations of its orders, in order
+        self._signal_draws = {bank.key: self._month_rng.gauss(0.0, 1.0) for bank in model.banks}
         pd_true = finance.pd_from_signal(quality, p.pd_base_annual, p.pd_quality_slope)
         self.shock_hazard_month = 1.0 - (1.0 - pd_true) ** (1.0 / 12.0)
 
@@ -95,10 +102,11 @@ class SME(FixedAgent):
 
     def signal_draw(self, bank_key: str) -> float:
         """The standard-normal error in a bank's view of this SME (persistent per bank)."""
-        draw = self._signal_draws.get(bank_key)
-        if draw is None:
-            draw = self._signal_draws[bank_key] = float(self.model.rng.standard_normal())
-        return draw
+        return self._signal_draws[bank_key]
+
+    def confirm_draw(self) -> float:
+        """A uniform draw for a leader's decision to confirm (确权) an order from this SME."""
+        return self._order_rng.random()
 
     # -- phase 1: orders arrive -------------------------------------------------------------
     def take_order(self, buyer, value_wan: float, *, confirmed: bool = False, kpi: str = "", unit_content_wan: float = 0.0) -> None:
@@ -232,7 +240,8 @@ class SME(FixedAgent):
     def maybe_start_rd(self) -> None:
         m = self.model
         p = m.params
-        if self.rd is not None or m.random.random() >= p.rd_start_prob:
+        start = self._month_rng.random() < p.rd_start_prob
+        if self.rd is not None or not start:
             return
         mean_q = p.quality_alpha / (p.quality_alpha + p.quality_beta)
         prob = min(0.95, max(0.02, p.rd_success_mean * self.quality / mean_q))
@@ -286,7 +295,7 @@ class SME(FixedAgent):
         estimate from their noisy signal); an unpaid shock becomes arrears."""
         m = self.model
         p = m.params
-        if m.random.random() >= self.shock_hazard_month:
+        if self._month_rng.random() >= self.shock_hazard_month:
             return
         loss = p.operating_shock_months_of_sales * self.expected_sales_wan
         paid = m.ledger.pay_up_to(self.account, m.suppliers, loss, "operating_shock")
@@ -317,7 +326,7 @@ class SME(FixedAgent):
         else:
             rd.stalled_months += 1
         if rd.months_done >= rd.months:
-            self.finish_rd(m.random.random() < rd.success_prob * m.rd_multiplier(), completed=True)
+            self.finish_rd(self._rd_rng.random() < rd.success_prob * m.rd_multiplier(), completed=True)
         elif rd.stalled_months > m.params.max_order_delay_months * 2:
             self.finish_rd(False, completed=False)  # abandoned for lack of money: not an insured event
 
@@ -334,7 +343,7 @@ class SME(FixedAgent):
         else:
             m.counters.rd_failures += 1
             # only a technical failure as the policy defines it is an insured event
-            if rd.sum_insured_wan > 0 and completed and m.random.random() < p.rd_claimable_share:
+            if completed and self._rd_rng.random() < p.rd_claimable_share and rd.sum_insured_wan > 0:
                 m.insurer.pay_rd_claim(self, min(rd.sum_insured_wan, rd.spent_wan))
 
     def work_on_orders(self, reserve: float) -> None:

@@ -79,7 +79,6 @@ class Loan:
     paid_insurer_wan: float = 0.0
     paid_fund_wan: float = 0.0
     paid_bank_wan: float = 0.0  # loss the bank bore (written off)
-    fund_claim_wan: float = 0.0  # claimed from the fund, not yet paid
 
     @property
     def is_bullet(self) -> bool:

@@ -103,7 +103,7 @@ class HydrogenChainModel(Model):
         if scenario is None:
             return ModelParams(**overrides)
         if isinstance(scenario, ModelParams):
-            return scenario.replace(**overrides) if overrides else scenario
+            return scenario.replace(**overrides)  # a copy: Mesa binds the scenario to one model
         if isinstance(scenario, (str, Path)):
             from scenarios import load_scenario  # the scenario library sits on top of the model
 
@@ -130,7 +130,10 @@ class HydrogenChainModel(Model):
         expected_chain = self._expected_chain_sales()
         self.smes: list[SME] = []
         sme_by_node: dict[int, SME] = {}
-        for node in sorted(n for n in g.nodes if g.nodes[n]["kind"] == "sme"):
+        sme_nodes = sorted(n for n in g.nodes if g.nodes[n]["kind"] == "sme")
+        # each SME's own streams, drawn before anything else so they do not depend on the scenario
+        sme_seeds = rng.integers(0, 2**62, size=len(sme_nodes)).tolist()
+        for node, seed in zip(sme_nodes, sme_seeds):
             attrs = g.nodes[node]
             quality = float(rng.beta(p.quality_alpha, p.quality_beta))
             light = bool(rng.random() < p.light_asset_share)
@@ -145,7 +148,7 @@ class HydrogenChainModel(Model):
             sme = SME(self, cells[node], segment=attrs["segment"], tier=attrs["tier"], leader_key=attrs["leader"],
                       quality=quality, collateral_wan=collateral, light_asset=light, external_sales_wan=external,
                       gross_margin=margin, expected_chain_sales_wan=chain, opening_cash_wan=opening,
-                      relationship_bank=bank)
+                      relationship_bank=bank, seed=seed)
             self.smes.append(sme)
             sme_by_node[node] = sme
         for node, sme in sme_by_node.items():
@@ -190,8 +193,9 @@ class HydrogenChainModel(Model):
 
     # -- environment (derived from parameters and the month; no state) -----------------------
     def lpr(self) -> float:
+        """The LPR this month (a rate cut stops at zero)."""
         p = self.params
-        return p.lpr_1y + (p.rate_rise_pp / 100.0 if self.month >= p.rate_rise_start_month else 0.0)
+        return max(0.0, p.lpr_1y + (p.rate_rise_pp / 100.0 if self.month >= p.rate_rise_start_month else 0.0))
 
     def demand_multiplier(self) -> float:
         p = self.params

@@ -239,7 +239,7 @@ class ModelParams(Scenario):
     npl_tolerance: Annotated[float, Spec("bank", 0.0, 0.5, "fraction/yr", "tolerated expected loss rate on tech loans (不良容忍度)", "E (0.03-0.045); CBIRC 2019")] = 0.03
     npl_overdue_months: Annotated[int, Spec("bank", 1, 12, "months", "months overdue before a loan is non-performing", "O: 90 days")] = 3
     pd_limit_multiple: Annotated[float, Spec("bank", 0.0, 100.0, "ratio", "rating cut-off: a bank rejects an annual PD above this multiple of its expected-loss limit, whatever the cover", "E (1-3)")] = 1.5
-    capital_ratio_floor: Annotated[float, Spec("bank", 0.0, 1.0, "share", "capital per yuan of loans a bank must hold", "O: 10.5%")] = 0.105
+    capital_ratio_floor: Annotated[float, Spec("bank", 0.01, 1.0, "share", "capital per yuan of loans a bank must hold", "O: 10.5%")] = 0.105
     capital_cost: Annotated[float, Spec("bank", 0.0, 1.0, "fraction/yr", "required return on the capital a loan uses", "E")] = 0.06
     bank_opex_spread: Annotated[float, Spec("bank", 0.0, 0.1, "fraction/yr", "operating cost spread", "E")] = 0.005
     max_loan_rate: Annotated[float, Spec("bank", 0.0, 0.5, "fraction/yr", "highest rate a bank will charge (above it: reject)", "P: tech loans 3.85-4.35%")] = 0.08
@@ -277,7 +277,7 @@ class ModelParams(Scenario):
     fund_credit_loan_bonus: Annotated[float, Spec("fund", 0.0, 1.0, "share", "extra fund share for unsecured (credit) loans", "O/P: +5 pp")] = 0.05
     fund_per_loan_cap: Annotated[float, Spec("fund", 0.0, 1.0, "share", "largest fund payout as a share of the loan's principal", "O/P: 50%")] = 0.5
     policy_cover_cap: Annotated[float, Spec("fund", 0.0, 1.0, "share", "all policy cover (insurer + fund) as a share of the loss", "O/P: <= 80%")] = 0.8
-    fund_payout_lag_months: Annotated[int, Spec("fund", 0, 36, "months", "months from NPL to fund payout", "E (6-12)")] = 6
+    fund_payout_lag_months: Annotated[int, Spec("fund", 0, 36, "months", "recovery period: months from NPL until the loss left after recoveries is shared (insurer and fund pay, the bank writes off the rest)", "E (6-12)")] = 6
     fund_max_leverage: Annotated[float, Spec("fund", 0.0, 100.0, "ratio", "largest backed credit per yuan of fund balance", "O/P: >= 10x; observed 5-50x")] = 10.0
 
     # --- policy ----------------------------------------------------------------------

@@ -1,0 +1,482 @@
+"""Rule tests: small models built with keywords. The tests reach into agents only to set up a
+situation (a firm with no collateral, a loan on a bank's book, a bad loss history) and then let
+the model's own verbs act (a month, a phase, a bank's decision)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from conftest import status_by_tier
+
+from model import HydrogenChainModel, ParameterError  # before agents (circular import, see test_model)
+
+from agents.bank import Decision  # noqa: I001
+from model import finance
+from model.instruments import NPL, RESOLVED
+
+
+# --- (a) collateral-only banks ration light-asset SMEs; a confirmed order gets financed -------------
+
+def _light_asset_economy(packages, seed=5, **kw):
+    m = HydrogenChainModel(rng=seed, n_smes=40, offered_packages=packages, **kw)
+    for sme in m.smes:  # set-up: every SME is light-asset with next to no fixed collateral
+        sme.collateral_wan = 1.0
+        sme.light_asset = True
+    return m
+
+
+def test_collateral_bank_rejects_a_light_asset_sme():
+    m = _light_asset_economy(("collateral",), signal_noise=0.0)  # the bank sees quality as it is
+    sme = next(s for s in m.smes if s.tier == 1)
+    sme.quality = 0.8  # a good firm: only its collateral is missing
+    bank = sme.relationship_bank
+    pkg = m.params.packages["collateral"]
+    decision = bank.decide(sme, "collateral", pkg, 200.0)
+    assert not decision.approve
+    assert decision.reason == "insufficient collateral"
+    # control: the same firm with real collateral gets the same loan
+    sme.collateral_wan = 2000.0
+    decision = bank.decide(sme, "collateral", pkg, 200.0)
+    assert decision.approve, decision.reason
+    assert decision.collateral_pledged_wan == pytest.approx(200.0 / m.params.collateral_haircut)
+
+
+def test_collateral_only_economy_of_light_asset_smes_gets_no_credit():
+    m = _light_asset_economy(("collateral",))
+    m.run(3)
+    assert m.counters.applications > 0  # they do ask
+    assert m.counters.approvals == 0
+    assert m.summary()["credit_mobilised_wan"] == 0.0
+
+
+def _financed(loan):
+    """What an order loan was lent against, seen in the month it is written: confirmed orders
+    still in the borrower's book, and invoices of orders delivered this month (they carry the
+    loan). Returns (orders, invoices, value, month the last leader payment is expected)."""
+    sme = loan.borrower
+    orders = [o for o in sme.book if o.loan is loan]
+    invoices = [inv for inv in sme.receivables if inv.loan is loan]
+    value = math.fsum(o.value_wan for o in orders) + math.fsum(inv.amount_wan for inv in invoices)
+    paid_by = max([o.due_month + o.buyer.spec.payment_term_months for o in orders]
+                  + [inv.due_month for inv in invoices])
+    return orders, invoices, value, paid_by
+
+
+def test_confirmed_leader_orders_get_financed_under_order_credit():
+    m = _light_asset_economy(("order_credit",))
+    rate = m.params.order_advance_rate
+    loans = []
+    for _ in range(3):
+        m.step()
+        new = [loan for b in m.banks for loan in b.loans if loan.start_month == m.month]
+        for loan in new:  # checked in the month it is written, before the leader pays
+            assert loan.instrument == "order_financing" and loan.package == "order_credit"
+            assert loan.borrower.light_asset and loan.borrower.collateral_wan == 1.0
+            assert loan.collateral_pledged_wan == 0.0
+            assert loan.borrower.tier == 1  # only leaders confirm orders
+            orders, invoices, value, paid_by = _financed(loan)
+            assert orders or invoices, "an order loan is lent against orders"
+            for o in orders:
+                assert o.confirmed and o.buyer in m.leaders and o.seller is loan.borrower
+            for inv in invoices:
+                assert inv.payer in m.leaders and inv.payee is loan.borrower
+            assert loan.principal_wan == pytest.approx(rate * value)  # the advance rate
+            # self-liquidating: due a grace period after the last expected leader payment
+            assert loan.maturity_month == paid_by + m.params.order_loan_grace_months
+        loans += new
+    assert len(loans) >= 5, "order financing should reach light-asset suppliers"
+
+
+def test_bank_decides_to_finance_a_confirmed_order_of_a_firm_it_would_not_lend_to():
+    m = _light_asset_economy(("order_credit",), signal_noise=0.0)  # the bank sees quality as it is
+    m.step()
+    rate = m.params.order_advance_rate
+    sme, order = next((s, o) for s in m.smes for o in s.book if o.confirmed and o.buyer in m.leaders
+                      and rate * o.value_wan >= 2 * m.params.min_loan_wan)
+    sme.quality = 0.8  # a good firm: only collateral is missing
+    bank = sme.relationship_bank
+    amount = rate * order.value_wan
+    assert not bank.decide(sme, "collateral", m.params.packages["collateral"], amount).approve
+    d = bank.decide(sme, "order_financing", m.params.packages["order_credit"], amount, (order,))
+    assert d.approve, d.reason
+    assert d.amount_wan == pytest.approx(amount)
+    assert d.rate >= m.lpr()
+
+
+# --- (b) a leader that stops paying: tier-1 suppliers first, then tier-2 ----------------------------
+
+def _trace_chain(leader, months, **kw):
+    """Per month, the share of the leader's tier-1 and tier-2 SMEs that are (distressed or
+    defaulted, defaulted)."""
+    m = HydrogenChainModel(rng=1, n_smes=150, **kw)
+    tiers = status_by_tier(m, leader)
+    rows = []
+    for _ in range(months):
+        m.step()
+        row = {}
+        for t, smes in tiers.items():
+            bad = sum(s.status in ("distressed", "defaulted") for s in smes) / len(smes)
+            dead = sum(s.status == "defaulted" for s in smes) / len(smes)
+            row[t] = (bad, dead)
+        rows.append(row)
+    return m, rows
+
+
+def _first_month(rows, tier, test):
+    return next((i + 1 for i, row in enumerate(rows) if test(row[tier])), math.inf)
+
+
+def test_late_paying_leader_pushes_tier1_then_tier2_into_distress():
+    months = 18
+    base_m, base = _trace_chain("jinnan", months)
+    late_m, late = _trace_chain("jinnan", months, late_payer="jinnan", late_payment_months=36,
+                                late_payment_start_month=1)
+    assert sum(ld.late_invoices for ld in late_m.leaders if ld.key == "jinnan") > 0
+    assert all(ld.late_invoices == 0 for ld in base_m.leaders)
+
+    # far more of the leader's tier-1 suppliers default than without the stress
+    assert late[-1][1][1] >= base[-1][1][1] + 0.5
+    assert late[-1][2][1] > base[-1][2][1]
+    # tier-1 suppliers default first, then their tier-2 suppliers
+    first_default_t1 = _first_month(late, 1, lambda r: r[1] > 0)
+    first_default_t2 = _first_month(late, 2, lambda r: r[1] > 0)
+    assert first_default_t1 < first_default_t2 <= months
+    # distress (over the unstressed run) rises in tier 1 before tier 2
+    excess = [{t: late[i][t][0] - base[i][t][0] for t in (1, 2)} for i in range(months)]
+    rise_t1 = next(i + 1 for i, e in enumerate(excess) if e[1] >= 0.15)
+    rise_t2 = next(i + 1 for i, e in enumerate(excess) if e[2] >= 0.15)
+    assert rise_t1 < rise_t2
+    # before the first invoice falls due nothing differs
+    assert late[:3] == base[:3]
+    # the other leader's suppliers are hit far less
+    meijin_t1 = [s for s in late_m.smes if s.leader_key == "meijin" and s.tier == 1]
+    meijin_dead = sum(s.status == "defaulted" for s in meijin_t1) / len(meijin_t1)
+    assert meijin_dead < late[-1][1][1] - 0.5
+
+
+# --- (c) loss order on an insured, fund-backed loan ---------------------------------------------
+
+LAG = 4
+
+
+def _insured_fund_backed_npl(keep_outside_receivables: bool):
+    """Month 1 of an economy with a fund; then an SME with no loans gets an insured, fund-backed
+    tech-credit loan of 1,000 wan, spends the cash, and defaults (NPL)."""
+    m = HydrogenChainModel(rng=11, n_smes=30, offered_packages=("insurance_loan",), fund_endowment_wan=10_000.0,
+                           fund_payout_lag_months=LAG, loss_order="insurer_first", audit=True)
+    m.step()
+    assert m.fund.balance_wan == pytest.approx(10_000.0)
+    sme = next(s for s in m.smes if s.active and not s.loans and not s.receivables)
+    if not keep_outside_receivables:
+        sme.external_receivables.clear()  # set-up: its outside buyers will not pay
+    bank = sme.relationship_bank
+    p = m.params
+    decision = Decision(True, "approved", 1000.0, 0.05, 0.0, 0.06, insured_share=p.guarantee_insurer_share,
+                        fund_share=p.fund_coverage)
+    loan = bank.lend(sme, "tech_credit", "insurance_loan", decision)
+    sme.accept_loan(loan)
+    m.ledger.transfer(sme.account, m.suppliers, m.ledger.balance(sme.account), "production_cost")  # spent
+    m.check_books("set-up")
+    claims0 = m.ledger.flow_by_kind["guarantee_claim"]
+    m.flag_default(sme, "set-up")
+    m.resolve_defaults()  # the model's NPL phase
+    m.check_books("resolve_defaults")
+    return m, sme, loan, claims0
+
+
+def test_loss_is_shared_in_order_when_the_recovery_period_ends():
+    m, sme, loan, claims0 = _insured_fund_backed_npl(keep_outside_receivables=False)
+    p = m.params
+    assert sme.status == "defaulted" and loan.status == NPL and loan.npl_month == 1
+    # nothing is shared during the recovery period: recoveries first
+    for month in range(2, 1 + LAG):
+        m.step()
+        assert loan.status == NPL, f"resolved early, in month {month}"
+        assert loan.paid_insurer_wan == 0.0 and loan.paid_fund_wan == 0.0
+        assert m.ledger.flow_by_kind["guarantee_claim"] == claims0 and m.fund.payouts_wan == 0.0
+    m.step()  # month 1 + LAG: no recovery came, so the loss is the whole 1,000
+    assert m.month == 1 + LAG
+    assert loan.status == RESOLVED
+    # insurer first: 70% of the loss; the fund: 30% of the remaining 300 = 90; the bank: the rest
+    assert loan.paid_insurer_wan == pytest.approx(700.0)
+    assert m.ledger.flow_by_kind["guarantee_claim"] - claims0 == pytest.approx(700.0)
+    assert loan.paid_fund_wan == pytest.approx(90.0)
+    assert loan.paid_bank_wan == pytest.approx(210.0)
+    same_month = [x for x in m.resolved_loans if x.npl_month == loan.npl_month]
+    assert m.fund.payouts_wan == pytest.approx(math.fsum(x.paid_fund_wan for x in same_month))
+    assert m.ledger.flow_by_kind["fund_payout"] == pytest.approx(m.fund.payouts_wan)
+    assert m.fund.balance_wan == pytest.approx(p.fund_endowment_wan - m.fund.payouts_wan)
+    m.check_books()
+
+
+def test_the_loss_is_shared_out_exactly_with_a_recovery_during_the_lag():
+    m, sme, loan, _ = _insured_fund_backed_npl(keep_outside_receivables=True)
+    for _ in range(LAG):
+        m.step()
+    assert loan.status == RESOLVED
+    recovered = loan.principal_wan - loan.paid_insurer_wan - loan.paid_fund_wan - loan.paid_bank_wan
+    assert recovered > 1.0, "the set-up needs a recovery during the lag"
+    # insurer + fund + bank + what the defaulter's estate paid the bank = the principal
+    from_estate = math.fsum(a for p, q, a, k in m.ledger.journal
+                            if (p, q, k) == (sme.account, sme.relationship_bank.account, "recovery"))
+    assert recovered == pytest.approx(from_estate)
+    assert 0.0 < loan.paid_insurer_wan <= 700.0 + 1e-9
+    assert 0.0 < loan.paid_fund_wan <= 90.0 + 1e-9
+    m.check_books()
+
+
+def test_fund_pays_its_share_of_the_loss_net_of_a_recovery_during_the_lag():
+    m, sme, loan, _ = _insured_fund_backed_npl(keep_outside_receivables=True)
+    for _ in range(LAG):
+        m.step()
+    recovered = loan.principal_wan - loan.paid_insurer_wan - loan.paid_fund_wan - loan.paid_bank_wan
+    assert recovered > 1.0
+    remaining_after_insurer = loan.principal_wan - recovered - loan.paid_insurer_wan
+    assert loan.paid_fund_wan <= m.params.fund_coverage * remaining_after_insurer + 1e-9
+
+
+def test_insurer_bears_its_share_of_the_loss_net_of_recoveries():
+    m, sme, loan, _ = _insured_fund_backed_npl(keep_outside_receivables=True)
+    for _ in range(LAG):
+        m.step()
+    recovered = loan.principal_wan - loan.paid_insurer_wan - loan.paid_fund_wan - loan.paid_bank_wan
+    assert recovered > 1.0
+    assert loan.paid_insurer_wan == pytest.approx(
+        m.params.guarantee_insurer_share * (loan.principal_wan - recovered), rel=1e-6)
+
+
+def _npl_with_cash_in_the_estate(insured_share):
+    """A fund-backed tech-credit loan of 1,000 wan whose borrower defaults while it still holds
+    the loan's cash (and its own): the estate can repay the loan in full."""
+    m = HydrogenChainModel(rng=11, n_smes=30, offered_packages=("tech_credit",), fund_endowment_wan=10_000.0,
+                           fund_payout_lag_months=2, audit=True)
+    m.step()
+    sme = next(s for s in m.smes if s.active and not s.loans and not s.receivables)
+    bank = sme.relationship_bank
+    decision = Decision(True, "approved", 1000.0, 0.05, 0.0, 0.06, insured_share=insured_share,
+                        fund_share=m.params.fund_coverage)
+    loan = bank.lend(sme, "tech_credit", "tech_credit", decision)
+    sme.accept_loan(loan)
+    assert sme.cash_wan > loan.principal_wan
+    m.flag_default(sme, "set-up")
+    m.resolve_defaults()
+    m.check_books()
+    return m, sme, loan
+
+
+def test_an_estate_that_can_repay_leaves_no_loss():
+    m, sme, loan = _npl_with_cash_in_the_estate(insured_share=0.0)
+    for _ in range(3):
+        m.step()
+    assert loan.status == RESOLVED
+    assert loan.paid_fund_wan == 0.0 and loan.paid_bank_wan == pytest.approx(0.0, abs=1e-9)
+    assert m.fund.payouts_wan == 0.0
+    m.check_books()
+
+
+def test_a_recovered_loan_costs_the_fund_nothing():
+    m, sme, loan = _npl_with_cash_in_the_estate(insured_share=0.0)
+    for _ in range(3):
+        m.step()
+    assert loan.status == RESOLVED
+    assert loan.paid_fund_wan == 0.0
+    assert m.fund.balance_wan == pytest.approx(m.params.fund_endowment_wan)
+
+
+def test_an_estate_that_can_repay_makes_the_insurer_whole():
+    m, sme, loan = _npl_with_cash_in_the_estate(insured_share=0.7)
+    refunds0 = m.ledger.flow_by_kind["recovery_refund"]
+    for _ in range(3):
+        m.step()
+    assert loan.status == RESOLVED
+    # the estate repaid the loan within the recovery period: the insurer never pays
+    assert loan.paid_insurer_wan == pytest.approx(0.0, abs=1e-6)
+    assert loan.paid_bank_wan == pytest.approx(0.0, abs=1e-6)
+    assert m.insurer.claims_wan == pytest.approx(0.0, abs=1e-6)
+    assert m.ledger.flow_by_kind["recovery_refund"] - refunds0 == pytest.approx(
+        m.ledger.flow_by_kind["guarantee_claim"])
+    m.check_books()
+
+
+# --- (d) the insurer stops writing past its loss-ratio limit; the government's stop-loss -------------
+
+def _insurer_run(limit, months=14):
+    # short, mostly failing, always claimable R&D projects: claims come fast
+    m = HydrogenChainModel(rng=4, n_smes=80, offered_packages=("insurance_loan",), insurer_suspend_loss_ratio=limit,
+                           rd_duration_months=2, rd_start_prob=0.3, rd_success_mean=0.1, rd_claimable_share=1.0)
+    rows = []
+    for _ in range(months):
+        m.step()
+        new = [loan for b in m.banks for loan in b.loans if loan.start_month == m.month]
+        rows.append(dict(month=m.month, premiums=m.insurer.premiums_wan, claims=m.insurer.claims_wan,
+                         lr=m.insurer.loss_ratio, writing=m.insurer.writing, new=len(new),
+                         insured_new=sum(loan.insured_share > 0 for loan in new),
+                         sold=m.ledger.flow_by_kind["guarantee_premium"] + m.ledger.flow_by_kind["rd_premium"],
+                         stop_loss=m.ledger.fiscal_cost_wan("stop_loss")))
+    return m, rows
+
+
+def test_insurer_stops_new_business_past_its_loss_ratio_limit():
+    limit = 0.5
+    m, rows = _insurer_run(limit)
+    k = next(i for i, r in enumerate(rows) if r["lr"] is not None and r["lr"] > limit)
+    assert k >= 1 and rows[0]["premiums"] > 0 and rows[0]["insured_new"] > 0  # it wrote business first
+    assert not rows[k]["writing"]
+    later = rows[k + 1:]
+    assert later and sum(r["new"] for r in later) > 0  # banks still lend ...
+    for r in later:
+        assert r["premiums"] == rows[k]["premiums"]  # ... but no premium is sold
+        assert r["sold"] == rows[k]["sold"]
+        assert r["insured_new"] == 0  # and no new loan is insured
+    assert rows[-1]["claims"] > rows[k]["claims"]  # existing cover is still honoured
+    # control: with the Yunnan limit it keeps writing
+    _, control = _insurer_run(10.0)
+    assert control[-1]["premiums"] > control[k]["premiums"]
+    assert sum(r["insured_new"] for r in control[k + 1:]) > 0
+
+
+def test_government_stop_loss_is_paid_yearly_above_the_limit():
+    limit = 0.5
+    m, rows = _insurer_run(limit, months=12)
+    assert all(r["stop_loss"] == 0.0 for r in rows[:11])  # settled yearly, in month 12
+    r = rows[11]
+    share = m.params.stop_loss_government_share
+    expected = share * (r["claims"] - limit * r["premiums"])  # 80% of claims above the limit
+    assert expected > 0
+    assert r["stop_loss"] == pytest.approx(expected)
+    assert m.insurer.stop_loss_received_wan == pytest.approx(expected)
+
+
+# --- (e) interest subsidy ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("lever,rule", [
+    (dict(interest_subsidy_pp=1.5), lambda rate: 0.015),
+    (dict(interest_subsidy_share=0.3), lambda rate: 0.3 * rate),  # 30% of ~5.5% is below the 2 pp cap
+    (dict(interest_subsidy_share=0.5), lambda rate: 0.02),  # 50% of ~5.5% is above it
+    (dict(interest_subsidy_share=0.5, interest_subsidy_cap_pp=1.0), lambda rate: 0.01)],
+    ids=["1.5pp", "30pct", "50pct-capped", "cap-1pp"])
+def test_interest_subsidy_is_paid_by_the_budget_and_the_borrower_pays_the_rest(lever, rule):
+    # signal_noise 0: the bank sees the firm's quality as it is, so the set-up loan is approved
+    m = HydrogenChainModel(rng=2, n_smes=20, offered_packages=(), signal_noise=0.0, audit=True, **lever)
+    sme = m.smes[0]
+    sme.quality = 0.9
+    bank = sme.relationship_bank
+    d = bank.decide(sme, "tech_credit", m.params.packages["tech_credit"], 500.0)
+    assert d.approve, d.reason
+    loan = bank.lend(sme, "tech_credit", "tech_credit", d)
+    sme.accept_loan(loan)
+    rate = loan.contract_rate
+    assert 0.045 < rate < 0.065  # the hand rules below assume a rate of about 5.5%
+    sub = rule(rate)
+    assert loan.subsidy_rate == pytest.approx(sub)
+    instalment = finance.annuity_payment(500.0, rate, m.params.term_loan_months)
+    assert loan.instalment_wan == pytest.approx(instalment)
+    budget = m.government.account
+    outstanding = 500.0
+    for _ in range(3):
+        start = len(m.ledger.journal)
+        m.step()
+        month = m.ledger.journal[start:]
+        subsidies = [(p, q, a) for p, q, a, k in month if k == "interest_subsidy"]
+        assert subsidies == [(budget, bank.account, pytest.approx(outstanding * sub / 12))]
+        interest = [a for p, q, a, k in month if (p, q, k) == (sme.account, bank.account, "loan_interest")]
+        principal = [a for p, q, a, k in month if (p, q, k) == (sme.account, bank.account, "loan_principal")]
+        assert interest == [pytest.approx(outstanding * (rate - sub) / 12)]  # rate minus subsidy
+        # the schedule is the annuity at the full contract rate
+        assert principal == [pytest.approx(instalment - outstanding * rate / 12)]
+        outstanding -= principal[0]
+        assert loan.outstanding_wan == pytest.approx(outstanding)
+    assert m.ledger.fiscal_cost_wan("interest_subsidy") == pytest.approx(m.ledger.fiscal_cost_wan())
+
+
+def test_no_subsidy_without_the_lever():
+    m = HydrogenChainModel(rng=2, n_smes=60, offered_packages=("tech_credit",))
+    m.run(4)
+    assert m.counters.credit_mobilised_wan > 0
+    assert m.ledger.fiscal_cost_wan() == 0.0
+    assert all(loan.subsidy_rate == 0.0 for b in m.banks for loan in b.loans)
+
+
+def test_each_loan_is_subsidised_for_interest_subsidy_months():
+    m = HydrogenChainModel(rng=2, n_smes=60, offered_packages=("tech_credit",), interest_subsidy_pp=1.5,
+                           interest_subsidy_months=1)
+    m.run(5)
+    loans = [loan for b in m.banks for loan in b.loans] + m.resolved_loans
+    assert loans and all(loan.instrument == "tech_credit" for loan in loans)
+    assert m.counters.credit_mobilised_wan == pytest.approx(math.fsum(loan.principal_wan for loan in loans))
+    # one month of subsidy per loan, on the full principal, in the month after it was written
+    # (loans written this month have not had theirs yet)
+    expected = math.fsum(loan.principal_wan * loan.subsidy_rate / 12 for loan in loans if loan.start_month < m.month)
+    assert any(loan.start_month == m.month for loan in loans), "the set-up needs a loan written this month"
+    assert m.ledger.fiscal_cost_wan("interest_subsidy") == pytest.approx(expected, rel=1e-9)
+
+
+# --- term loans amortise over their term ------------------------------------------------------
+
+def _instalments_until_repaid(term):
+    """Natural tech-credit loans written in month 1: how many monthly instalments each took."""
+    m = HydrogenChainModel(rng=2, n_smes=60, offered_packages=("tech_credit",), term_loan_months=term)
+    m.step()
+    loans = [loan for b in m.banks for loan in b.loans]
+    assert len(loans) >= 5
+    last = {loan.loan_id: loan.outstanding_wan for loan in loans}
+    count = {loan.loan_id: int(loan.outstanding_wan < loan.principal_wan - 1e-9) for loan in loans}
+    for _ in range(term + 2):
+        m.step()
+        for loan in loans:
+            if loan.outstanding_wan < last[loan.loan_id] - 1e-9:
+                count[loan.loan_id] += 1
+            last[loan.loan_id] = loan.outstanding_wan
+    repaid = [loan for loan in loans if loan.status == "repaid"]
+    assert len(repaid) >= 5
+    return m, repaid, count
+
+
+def test_a_short_term_loan_is_repaid_in_term_instalments_by_maturity():
+    m, repaid, count = _instalments_until_repaid(6)
+    assert {count[loan.loan_id] for loan in repaid} == {6}
+    m.check_books()
+
+
+def test_a_loan_longer_than_a_year_is_repaid_in_term_instalments():
+    m, repaid, count = _instalments_until_repaid(13)
+    assert {count[loan.loan_id] for loan in repaid} == {13}
+
+
+# --- (f) bank reward: month 12, per full CNY 100 M -------------------------------------------------
+
+def test_bank_reward_paid_in_month_12_per_full_100m_of_the_year():
+    m = HydrogenChainModel(rng=3, n_smes=30, offered_packages=(), bank_reward_wan_per_100m=20.0, audit=True)
+    assert len(m.banks) >= 3
+    lent = {0: 25_000.0, 1: 9_999.0, 2: 10_000.0}  # CNY 250 M, 99.99 M, 100 M
+    smes = iter(m.smes)
+    for bi, total in lent.items():
+        bank = m.banks[bi]
+        for part in (0.4, 0.6):  # two loans per bank, to different firms
+            sme = next(smes)
+            d = Decision(True, "approved", total * part, 0.02, 0.0, 0.05)
+            sme.accept_loan(bank.lend(sme, "tech_credit", "tech_credit", d))
+    m.run(11)
+    assert m.ledger.fiscal_cost_wan("bank_reward") == 0.0  # nothing before month 12
+    start = len(m.ledger.journal)
+    m.step()
+    rewards = {q: a for p, q, a, k in m.ledger.journal[start:] if k == "bank_reward"}
+    assert all(p == m.government.account for p, q, a, k in m.ledger.journal[start:] if k == "bank_reward")
+    assert rewards == {m.banks[0].account: pytest.approx(40.0), m.banks[2].account: pytest.approx(20.0)}
+    assert m.ledger.fiscal_cost_wan("bank_reward") == pytest.approx(60.0)
+    # the count starts again: no new lending in year 2, no reward in month 24
+    m.run(12)
+    assert m.ledger.fiscal_cost_wan("bank_reward") == pytest.approx(60.0)
+
+
+# --- a rate cut below a zero LPR ----------------------------------------------------------------
+
+def test_rate_cut_below_zero_lpr_is_refused_or_harmless():
+    try:
+        m = HydrogenChainModel(rng=0, n_smes=20, offered_packages=("order_credit",), rate_rise_pp=-6.0,
+                               rate_rise_start_month=1, audit=True)
+    except ParameterError:
+        return  # refusing the combination is a fix too
+    m.run(12)
+    assert all(loan.contract_rate >= 0.0 for b in m.banks for loan in b.loans)
