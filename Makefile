@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 compare: $(STAMP)
-	$(BIN)/h2chain run baseline
+	$(BIN)/h2chain compare
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -1,50 +1,34 @@
-"""A CJK font for matplotlib, so 美锦能源 / 晋南钢铁 render as glyphs, not boxes.
+"""The browser view's CJK font: 美锦能源 / 晋南钢铁 must render as glyphs, not boxes.
 
-Debian's `fonts-noto-cjk` or `fonts-wqy-microhei` (`.ci/run` installs the first). Fonts are
-registered by file, so a matplotlib font cache built before the font was installed does not
-hide it.
+Finding and checking the font is `experiments.fonts` (one implementation for figures and
+the view). The view keeps Latin text in DejaVu Sans and falls back to the CJK family for
+glyphs DejaVu lacks, and it degrades to a warning instead of failing when no CJK font exists.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-from pathlib import Path
 
 from matplotlib import font_manager, rcParams
 
-log = logging.getLogger(__name__)
+from experiments.fonts import FontMissing, cjk_font
 
-CANDIDATES = (
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSansCJKsc-Regular.otf",
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-    "/usr/share/fonts/truetype/arphic/uming.ttc",
-)
-FAMILIES = ("Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "AR PL UMing CN")
+log = logging.getLogger(__name__)
 
 
 @functools.cache
 def ensure_cjk_font() -> str | None:
-    """Register the first CJK font found and put it behind DejaVu Sans in the sans-serif list.
-
-    Returns the family name, or None (with a warning) when no CJK font is installed.
-    """
-    known = {f.name for f in font_manager.fontManager.ttflist}
-    for path in CANDIDATES:
-        if Path(path).exists():
-            try:
-                font_manager.fontManager.addfont(path)
-            except (OSError, RuntimeError) as exc:  # a broken font file
-                log.warning("cannot load font %s: %s", path, exc)
-    known |= {f.name for f in font_manager.fontManager.ttflist}
-    family = next((f for f in FAMILIES if f in known), None)
-    if family is None:
-        log.warning("no CJK font found: install fonts-noto-cjk; Chinese labels will show as boxes")
+    """Register a CJK font behind DejaVu Sans; the family name, or None (with a warning)."""
+    try:
+        family, path = cjk_font()
+    except FontMissing as exc:
+        log.warning("%s; Chinese labels will show as boxes", exc)
         return None
-    # Latin text keeps DejaVu Sans; glyphs it lacks fall back to the CJK family.
-    rcParams["font.sans-serif"] = ["DejaVu Sans", family, *[f for f in rcParams["font.sans-serif"] if f not in ("DejaVu Sans", family)]]
+    if family not in {f.name for f in font_manager.fontManager.ttflist}:
+        font_manager.fontManager.addfont(path)
+    rest = [f for f in rcParams["font.sans-serif"] if f not in ("DejaVu Sans", family)]
+    rcParams["font.sans-serif"] = ["DejaVu Sans", family, *rest]
     # A generic family ("sans-serif") resolves to one font only; fallback needs an explicit list.
     rcParams["font.family"] = ["DejaVu Sans", family]
     rcParams["axes.unicode_minus"] = False
