@@ -2,6 +2,7 @@
 #   make compare   - set up (first time) and run the default scenario comparison
 #   make test      - set up (first time) and run the test suite
 #   make viz       - open the browser view (h2chain viz, http://127.0.0.1:8765)
+#   make bench     - the benchmark against Mesa's BoltzmannWealth (h2chain bench, 8-12 min)
 # Setup is a local virtual environment in .venv built with Python 3.12 (see .python-version).
 
 PYTHON ?= $(shell command -v python3.12 2>/dev/null || (command -v pyenv >/dev/null && pyenv which python3.12 2>/dev/null) || echo python3)
@@ -29,6 +30,9 @@ test: $(STAMP)
 
 viz: $(STAMP)
 	$(BIN)/h2chain viz
+
+bench: $(STAMP)
+	$(BIN)/h2chain bench --json bench.json
 
 clean:
 	rm -rf $(VENV)
