@@ -197,6 +197,7 @@ class SME(FixedAgent):
         lead = p.order_lead_time_months
         leaders = m.leader_set
         sme_term = p.sme_payment_term_months
+        repaid_at: dict = {}  # order loan -> first month in the horizon its orders pay
         for o in self.book:
             if o.done:
                 continue
@@ -214,8 +215,10 @@ class SME(FixedAgent):
             pay_k = (now + k if now + k > due else due) + (
                 buyer.spec.payment_term_months if buyer in leaders else sme_term) - now
             if pay_k < h:
-                loan = o.loan
-                inflow[pay_k] += o.value_wan - (loan.outstanding_wan if loan is not None else 0.0)
+                inflow[pay_k] += o.value_wan
+                if o.loan is not None:
+                    first = repaid_at.get(o.loan, h)
+                    repaid_at[o.loan] = pay_k if pay_k < first else first
         rd = self.rd
         if rd is not None:
             per_month = rd.budget_wan / rd.months
@@ -237,8 +240,14 @@ class SME(FixedAgent):
         for inv in self.receivables:
             k = inv.due_month - now
             if k < h:
-                loan = inv.loan
-                inflow[k if k > 0 else 0] += inv.amount_wan - (loan.outstanding_wan if loan is not None else 0.0)
+                k = k if k > 0 else 0
+                inflow[k] += inv.amount_wan
+                if inv.loan is not None:
+                    first = repaid_at.get(inv.loan, h)
+                    repaid_at[inv.loan] = k if k < first else first
+        # an order loan is repaid once, out of the first of its orders' payments to arrive
+        for loan, k in repaid_at.items():
+            inflow[k] -= loan.outstanding_wan + loan.accrued_interest_wan
         for due, amount in self.external_receivables:
             k = due - now
             if k < h:
@@ -251,9 +260,6 @@ class SME(FixedAgent):
                 trough = cash
             cash += inflow[k]
         return p.cash_buffer_months * self.fixed_cost_wan - trough
-
-    def _payment_term(self, buyer) -> int:
-        return buyer.spec.payment_term_months if buyer in self.model.leader_set else self.model.params.sme_payment_term_months
 
     def maybe_start_rd(self) -> None:
         m = self.model
