@@ -72,7 +72,7 @@ def register(subparsers) -> None:
                     "same seed in every scenario) and report each KPI's mean and 95% CI and the paired "
                     "difference to the baseline. With no scenarios: the main job ("
                     + ", ".join(MAIN_JOB) + f") with {MAIN_JOB_REPS} replications of {MAIN_JOB_MONTHS} months "
-                    f"(about two minutes on 2 cores). Exit status 1 if any run failed.")
+                    f"(about half a minute on 2 idle cores). Exit status 1 if any run failed.")
     c.add_argument("scenarios", nargs="*", metavar="SCENARIO", help="scenario names (default: the main job)")
     c.add_argument("--baseline", default=None, metavar="S", help="the scenario differences are taken to "
                    "(default: 'baseline' if listed, else the first)")
