@@ -12,7 +12,6 @@ class TechTransferAgency(Agent):
         self.name, self.name_zh = "Technology-transfer agency", "技术转移机构"
         self.account = model.ledger.open_account("agency", 0.0)
         self.subsidy_due_wan = 0.0
-        self.assessments = 0
 
     def assess(self, sme) -> bool:
         """Assess `sme` for its fee (the province pays its subsidised share later).
@@ -23,5 +22,4 @@ class TechTransferAgency(Agent):
             return False
         self.model.ledger.transfer(sme.account, self.account, firm_part, "agency_fee")
         self.subsidy_due_wan += p.agency_fee_wan - firm_part
-        self.assessments += 1
         return True

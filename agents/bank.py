@@ -50,8 +50,6 @@ class Bank(Agent):
         self.new_credit_year_wan = 0.0
         self.written_off_wan = 0.0  # gross, at resolution
         self.late_recovered_wan = 0.0  # recovered by the bank after resolution
-        self.npl_principal_wan = 0.0  # principal that has become non-performing (cumulative)
-        self.lent_wan = 0.0
         # the book as reported at the start of underwriting, updated as the bank lends:
         # decisions read this instead of summing the whole book per application
         self.book_outstanding_wan = 0.0
@@ -201,7 +199,6 @@ class Bank(Agent):
         if loan.fund_share > 0:
             m.fund.back(loan)
         self.new_credit_year_wan += loan.principal_wan
-        self.lent_wan += loan.principal_wan
         self.book_outstanding_wan += loan.principal_wan
         m.ledger.transfer(self.account, sme.account, loan.principal_wan, "loan_disbursement")
         return loan
@@ -297,7 +294,6 @@ class Bank(Agent):
             return
         loan.status = NPL
         loan.npl_month = m.month
-        self.npl_principal_wan += loan.outstanding_wan
         m.counters.npl_new_wan += loan.outstanding_wan
         loan.accrued_interest_wan = 0.0
         loan.arrears_wan = 0.0
