@@ -30,6 +30,9 @@ class ChainLeader(FixedAgent):
         self.units_deployed: dict[str, float] = {}
         self.units_planned: dict[str, float] = {}
         self.late_invoices = 0
+        # this month's deployed units, sold outside at the end of the production phase
+        self.unit_sales_due_wan = 0.0  # what the units sell for
+        self.unit_purchases_due_wan = 0.0  # the non-SME content the leader buys outside
         self._share_cache: dict[float, float] = {}  # unit content -> SME share (a pure function of the spec)
 
     @property
@@ -89,9 +92,18 @@ class ChainLeader(FixedAgent):
             if order.kpi:
                 self.units_deployed[order.kpi] = self.units_deployed.get(order.kpi, 0.0) + units
             prod_value = order.value_wan / self._sme_share_of(order)
-            m.ledger.transfer(m.buyers, self.account, prod_value * (1.0 + self.spec.unit_margin), "unit_sale")
-            m.ledger.transfer(self.account, m.suppliers, prod_value - order.value_wan, "leader_purchase")
+            self.unit_sales_due_wan += prod_value * (1.0 + self.spec.unit_margin)
+            self.unit_purchases_due_wan += prod_value - order.value_wan
         return invoice
+
+    def sell_units(self) -> None:
+        """Sell the month's deployed units outside and buy their non-SME content: two
+        payments a month, not two per delivery (the leader's cash is next read when it pays
+        invoices, after production)."""
+        m = self.model
+        m.ledger.transfer(m.buyers, self.account, self.unit_sales_due_wan, "unit_sale")
+        m.ledger.transfer(self.account, m.suppliers, self.unit_purchases_due_wan, "leader_purchase")
+        self.unit_sales_due_wan = self.unit_purchases_due_wan = 0.0
 
     def _sme_share_of(self, order: Order) -> float:
         content = order.unit_content_wan

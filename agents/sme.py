@@ -118,7 +118,10 @@ class SME(FixedAgent):
         cost = (1.0 - self.gross_margin) * value_wan
         suppliers = [s for s in self.suppliers if s.status != DEFAULTED] if self.suppliers else ()
         to_suppliers = p.tier2_input_share * cost if suppliers else 0.0
-        order = Order(self, buyer, value_wan, m.month, m.month + p.order_lead_time_months, cost - to_suppliers,
+        lead = p.order_lead_time_months
+        own = cost - to_suppliers
+        term = buyer.spec.payment_term_months if buyer in m.leader_set else p.sme_payment_term_months
+        order = Order(self, buyer, value_wan, m.month, m.month + lead, own, own / lead, term,
                       confirmed=confirmed, kpi=kpi, unit_content_wan=unit_content_wan)
         self.book.append(order)
         self.orders_month_wan += value_wan
@@ -183,27 +186,20 @@ class SME(FixedAgent):
         p = m.params
         h = p.planning_horizon_months
         now = m.month
-        out = [self.fixed_cost_wan] * h
-        inflow = [0.0] * h
-        out[0] += self.arrears_wan
         dm = m.demand_multiplier()
         ext = self.external_sales_wan
         outside_cost = (1.0 - self.gross_margin) * ext * dm
-        ext_term = p.external_payment_term_months
-        for k in range(h):
-            out[k] += outside_cost
-            if k >= ext_term:
-                inflow[k] += ext * dm
-        lead = p.order_lead_time_months
-        leaders = m.leader_set
-        sme_term = p.sme_payment_term_months
+        fixed = self.fixed_cost_wan
+        out = [fixed + outside_cost] * h
+        out[0] = fixed + self.arrears_wan + outside_cost
+        waiting = min(p.external_payment_term_months, h)  # months before outside sales pay
+        inflow = [0.0] * waiting + [ext * dm] * (h - waiting)
         repaid_at: dict = {}  # order loan -> first month in the horizon its orders pay
         for o in self.book:
             if o.done:
                 continue
-            own = o.own_cost_wan
-            left = own - o.cost_paid_wan
-            per_month = own / lead
+            left = o.own_cost_wan - o.cost_paid_wan
+            per_month = o.monthly_cost_wan
             k = 0
             while left > 1e-9 and k < h:
                 spend = per_month if per_month < left else left
@@ -211,9 +207,7 @@ class SME(FixedAgent):
                 left -= spend
                 k += 1
             due = o.due_month
-            buyer = o.buyer
-            pay_k = (now + k if now + k > due else due) + (
-                buyer.spec.payment_term_months if buyer in leaders else sme_term) - now
+            pay_k = (now + k if now + k > due else due) + o.payment_term_months - now
             if pay_k < h:
                 inflow[pay_k] += o.value_wan
                 if o.loan is not None:
@@ -286,8 +280,9 @@ class SME(FixedAgent):
         reserve = self.debt_service_due_wan()
         self.pay_fixed_costs()
         self.suffer_operating_shock()
-        self.work_on_orders(reserve)  # committed orders first
-        self.sell_outside(reserve)
+        cost = self.work_on_orders(reserve)  # committed orders first
+        cost += self.sell_outside(reserve + cost)
+        self.pay_production_cost(cost)
         self.work_on_rd(reserve)
 
     def debt_service_due_wan(self) -> float:
@@ -329,8 +324,9 @@ class SME(FixedAgent):
         paid = m.ledger.pay_up_to(self.account, m.suppliers, loss, "operating_shock")
         self.arrears_wan += loss - paid
 
-    def sell_outside(self, reserve: float) -> None:
-        """Sales outside the modelled chain: costs paid now, cash after the buyers' term."""
+    def sell_outside(self, reserve: float) -> float:
+        """Sales outside the modelled chain, cash after the buyers' term. Returns their
+        production cost (paid with the month's production, `pay_production_cost`)."""
         m = self.model
         planned = self.external_sales_wan * m.demand_multiplier()
         unit_cost = 1.0 - self.gross_margin
@@ -341,10 +337,17 @@ class SME(FixedAgent):
         else:
             sales = planned
         if sales <= 1e-9:
-            return
-        m.ledger.transfer(self.account, m.suppliers, sales * unit_cost, "production_cost")
+            return 0.0
         self.external_receivables.append([m.month + m.params.external_payment_term_months, sales])
         self.sales_wan += sales
+        return sales * unit_cost
+
+    def pay_production_cost(self, cost_wan: float) -> None:
+        """The month's production cost, orders and outside sales together: one payment, not
+        one per order (the hot path; the verbs above checked it is affordable)."""
+        if cost_wan > 0.0:
+            m = self.model
+            m.ledger.transfer(self.account, m.suppliers, cost_wan, "production_cost")
 
     def work_on_rd(self, reserve: float) -> None:
         m = self.model
@@ -382,31 +385,30 @@ class SME(FixedAgent):
             if completed and self._rd_rng.random() < p.rd_claimable_share and rd.sum_insured_wan > 0:
                 m.insurer.pay_rd_claim(self, min(rd.sum_insured_wan, rd.spent_wan))
 
-    def work_on_orders(self, reserve: float) -> None:
-        """Pay this month's production cost of each open order (committed orders first, in
-        the order taken), deliver what is finished and due, cancel what stalled too long."""
+    def work_on_orders(self, reserve: float) -> float:
+        """Spend this month's production cost on each open order (committed orders first, in
+        the order taken), deliver what is finished and due, cancel what stalled too long.
+        Returns the cost spent (paid with the month's production, `pay_production_cost`)."""
         m = self.model
         self.sales_wan = 0.0
         p = m.params
-        lead = p.order_lead_time_months
         max_delay = p.max_order_delay_months
         month = m.month
-        ledger = m.ledger
-        balances = ledger.balances
-        account = self.account
-        suppliers = m.suppliers
+        available = m.ledger.balances[self.account] - reserve
+        cost = 0.0
         open_orders = []
         for order in self.book:
             if order.done:
                 continue
             own = order.own_cost_wan
             left = own - order.cost_paid_wan
-            per_month = own / lead
+            per_month = order.monthly_cost_wan
             need = per_month if per_month < left else left  # min(left, per_month)
             if need > 1e-9:
                 # spendable = max(0, cash - reserve) >= need > 0  <=>  cash - reserve >= need
-                if balances[account] - reserve >= need:
-                    ledger.transfer(account, suppliers, need, "production_cost")
+                if available >= need:
+                    available -= need
+                    cost += need
                     order.cost_paid_wan += need
                 else:
                     order.stalled_months += 1
@@ -419,6 +421,7 @@ class SME(FixedAgent):
             else:
                 open_orders.append(order)
         self.book = open_orders
+        return cost
 
     def deliver(self, order: Order) -> None:
         order.done = True

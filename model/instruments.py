@@ -25,6 +25,8 @@ class Order:
     placed_month: int
     due_month: int
     own_cost_wan: float  # what the seller spends outside the chain to make it
+    monthly_cost_wan: float  # own cost spread evenly over the lead time
+    payment_term_months: int  # the buyer pays this long after delivery (contract term)
     cost_paid_wan: float = 0.0
     confirmed: bool = False  # confirmed (确权) by a chain leader: eligible for order financing
     kpi: str = ""  # deployment KPI the order counts toward ("trucks", "stations", "")

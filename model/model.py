@@ -265,7 +265,8 @@ class HydrogenChainModel(Model):
             self.place_orders,        # leaders turn their plans into orders (and tier-1 into sub-orders)
             self.apply_for_finance,   # SMEs project their cash and apply under the packages they reach
             self.underwrite,          # banks decide; the insurer writes guarantee cover
-            self.produce,             # fixed costs, outside sales, R&D, production and delivery
+            self.produce,             # fixed costs, outside sales, R&D, production and delivery;
+                                      # leaders sell the deployed units
             self.settle,              # leaders and SMEs pay invoices; loans are serviced
             self.resolve_defaults,    # NPL at 90 days, recovery, loss allocation, claims, write-offs
             self.pay_policy,          # subsidies, vouchers, rewards, fund endowment and top-ups
@@ -307,6 +308,8 @@ class HydrogenChainModel(Model):
     def produce(self) -> None:
         for sme in self.active_smes():
             sme.produce()
+        for leader in self.leaders:
+            leader.sell_units()
 
     def settle(self) -> None:
         for leader in self.leaders:
