@@ -85,7 +85,7 @@ class ChainLeader(FixedAgent):
         """Record a delivered order: a payable, deployed units, and the sale of the units
         (the leader buys the rest of each unit outside the chain and sells it outside)."""
         m = self.model
-        invoice = Invoice(self, order.seller, order.value_wan, m.month + self.spec.payment_term_months, loan=order.loan)
+        invoice = Invoice(self, order.seller, order.value_wan, m.month + order.payment_term_months, order.loan)
         self.payables.append(invoice)
         if order.unit_content_wan > 0:
             units = order.value_wan / order.unit_content_wan

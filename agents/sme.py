@@ -112,7 +112,8 @@ class SME(FixedAgent):
         return self._order_rng.random()
 
     # -- phase 1: orders arrive -------------------------------------------------------------
-    def take_order(self, buyer, value_wan: float, *, confirmed: bool = False, kpi: str = "", unit_content_wan: float = 0.0) -> None:
+    def take_order(self, buyer, value_wan: float, *, confirmed: bool = False, kpi: str = "", unit_content_wan: float = 0.0) -> Order:
+        """Book an order and pass the inputs it needs to this SME's active suppliers."""
         m = self.model
         p = m.params
         cost = (1.0 - self.gross_margin) * value_wan
@@ -121,13 +122,14 @@ class SME(FixedAgent):
         lead = p.order_lead_time_months
         own = cost - to_suppliers
         term = buyer.spec.payment_term_months if buyer in m.leader_set else p.sme_payment_term_months
-        order = Order(self, buyer, value_wan, m.month, m.month + lead, own, own / lead, term,
-                      confirmed=confirmed, kpi=kpi, unit_content_wan=unit_content_wan)
+        # positional: an order is made about once per SME-month, and keywords cost more here
+        order = Order(self, buyer, value_wan, m.month, m.month + lead, own, own / lead, term, confirmed, kpi, unit_content_wan)
         self.book.append(order)
         self.orders_month_wan += value_wan
-        for s in suppliers:
-            s.take_order(self, to_suppliers / len(suppliers))
-            order.sub_orders.append(s.book[-1])
+        if suppliers:
+            each = to_suppliers / len(suppliers)
+            order.sub_orders = [s.take_order(self, each) for s in suppliers]
+        return order
 
     # -- phase 2: plan and apply ------------------------------------------------------------
     def plan_finance(self) -> None:
@@ -433,7 +435,7 @@ class SME(FixedAgent):
     def receive_delivery(self, order: Order) -> Invoice:
         """A tier-2 supplier delivered: owe it on the SME payment term."""
         m = self.model
-        invoice = Invoice(self, order.seller, order.value_wan, m.month + m.params.sme_payment_term_months)
+        invoice = Invoice(self, order.seller, order.value_wan, m.month + order.payment_term_months)
         self.payables.append(invoice)
         return invoice
 
@@ -504,9 +506,9 @@ class SME(FixedAgent):
         self.payables = keep
 
     def update_status(self) -> None:
-        if not self.active:
+        if self.status == DEFAULTED:
             return
-        if self.arrears_wan > 0 or self._overdue() or self._stalled():
+        if self.arrears_wan > 0 or (self.loans and self._overdue()) or self._stalled():
             self.status = DISTRESSED
         elif self.loans:
             self.status = FINANCED

@@ -8,7 +8,7 @@ seller's `produce` verb).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 # Loan status
@@ -27,13 +27,13 @@ class Order:
     own_cost_wan: float  # what the seller spends outside the chain to make it
     monthly_cost_wan: float  # own cost spread evenly over the lead time
     payment_term_months: int  # the buyer pays this long after delivery (contract term)
+    confirmed: bool  # confirmed (确权) by a chain leader: eligible for order financing
+    kpi: str  # deployment KPI the order counts toward ("trucks", "stations", "")
+    unit_content_wan: float  # SME content of one deployed unit (for deployment counts; 0 = none)
     cost_paid_wan: float = 0.0
-    confirmed: bool = False  # confirmed (确权) by a chain leader: eligible for order financing
-    kpi: str = ""  # deployment KPI the order counts toward ("trucks", "stations", "")
-    unit_content_wan: float = 0.0  # SME content of one deployed unit (for deployment counts)
     stalled_months: int = 0
     loan: Any = None  # order-financing loan against this order (one loan may finance several)
-    sub_orders: list = field(default_factory=list)
+    sub_orders: list | tuple = ()  # the seller's orders to its own suppliers for this order
     done: bool = False  # delivered or cancelled
 
 

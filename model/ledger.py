@@ -96,9 +96,9 @@ class Ledger:
 
         The hot path of the model (about eight transfers per SME-month): locals, one chained
         comparison for "positive and finite", every check before the first write, no calls."""
-        if amount_wan == 0.0:
-            return 0.0
-        if not (0.0 < amount_wan < _INF):  # false for NaN, infinities and amounts <= 0
+        if not (0.0 < amount_wan < _INF):  # false for zero, NaN, infinities and negative amounts
+            if amount_wan == 0.0:
+                return 0.0
             raise AccountingError(f"{kind}: invalid amount {amount_wan!r}")
         flows = self.flow_by_kind
         kind_total = flows.get(kind)  # None for an unknown kind (every kind is there from the start)
