@@ -15,6 +15,7 @@ TINY = {
     "per_n": ((60, 2, 1), (120, 1, 1)),
     "scaling": ((30, 1), (60, 2), (120, 1)),
     "scaling_reps": 1,
+    "run_60": {"n_smes": 20, "reps": 1},
     "batch": {"n_runs": 2, "n_smes": 20, "months": 1},
     "memory": {"n_smes": 50, "months": 1},
 }
@@ -30,6 +31,7 @@ def check_figures(data: dict) -> None:
         assert data["per_n"][n]["boltzmann_us_per_agent_step"] > 0
     assert set(data["batch"]["by_workers"]) >= {1, 2} or set(data["batch"]["by_workers"]) >= {"1", "2"}
     assert data["memory"]["peak_mb"] > 0
+    assert data["run_60_months_1000_smes_s"] > data["run_60_months_1000_smes"]["run_s"] > 0
 
 
 def test_bench_writes_the_expected_keys(tmp_path, monkeypatch, capsys):
