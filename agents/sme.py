@@ -283,7 +283,7 @@ class SME(FixedAgent):
         self.pay_fixed_costs()
         self.suffer_operating_shock()
         cost = self.work_on_orders(reserve)  # committed orders first
-        cost += self.sell_outside(reserve + cost)
+        cost += self.sell_outside(reserve + cost)  # the orders' cost is still in the account: keep it back
         self.pay_production_cost(cost)
         self.work_on_rd(reserve)
 

@@ -54,3 +54,14 @@ def test_bench_quick(tmp_path):
     check_figures(data)
     assert set(data["ratio_vs_boltzmann"]) == {"1000", "10000"}
     assert "cost_10000_vs_1000" in data["scaling"]
+
+
+def test_perf_count_refuses_without_valgrind_or_with_bad_sizes(monkeypatch, capsys):
+    from experiments import perf_count
+
+    monkeypatch.setattr(perf_count.shutil, "which", lambda name: None)
+    assert perf_count.main([]) == 2
+    assert "valgrind is not installed" in capsys.readouterr().err
+    monkeypatch.setattr(perf_count.shutil, "which", lambda name: "/usr/bin/valgrind")
+    assert perf_count.main(["--months", "0"]) == 2
+    assert "at least 1" in capsys.readouterr().err
