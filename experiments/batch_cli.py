@@ -205,16 +205,25 @@ def plan_compare(args) -> dict[str, Any]:
 
 def cmd_compare(args) -> int:
     plan = plan_compare(args)
+    return _execute_plan(
+        args, plan, "compare",
+        record=lambda store: store.set_manifest({"baseline": plan["baseline"]}, overwrite=True),
+        build=lambda store, run_ids: build_compare_outputs(store, plan["labels"], plan["baseline"], run_ids,
+                                                           lang=args.lang, quiet=args.quiet,
+                                                           figures=not args.no_figures))
+
+
+def _execute_plan(args, plan: dict[str, Any], desc: str, *, record, build) -> int:
+    """Open the plan's store, `record` what the batch is, run what is not stored yet,
+    `build` the outputs from the plan's runs, export on request; the exit code."""
     from experiments.execute import execute
 
     store = _open_store(plan["out"], plan["definition"], args.seed, plan["reps"])
     try:
-        store.set_manifest({"baseline": plan["baseline"]}, overwrite=True)
+        record(store)
         outcome = execute(plan["specs"], store, jobs=args.jobs, executor=args.executor, scheduler=args.scheduler,
-                          quiet=args.quiet, retry_failed=args.retry_failed, desc="compare")
-        run_ids = [s.run_id for s in plan["specs"]]
-        build_compare_outputs(store, plan["labels"], plan["baseline"], run_ids, lang=args.lang,
-                              quiet=args.quiet, figures=not args.no_figures)
+                          quiet=args.quiet, retry_failed=args.retry_failed, desc=desc)
+        build(store, [s.run_id for s in plan["specs"]])
         if args.export:
             store.export(args.export)
         return _finish(outcome, plan["out"], args.quiet)
@@ -301,20 +310,12 @@ def plan_sweep(args) -> dict[str, Any]:
 
 def cmd_sweep(args) -> int:
     plan = plan_sweep(args)
-    from experiments.execute import execute
-
-    store = _open_store(plan["out"], plan["definition"], args.seed, plan["reps"])
-    try:
-        store.set_design((i, k, float(v)) for i, pt in enumerate(plan["points"]) for k, v in pt.items())
-        outcome = execute(plan["specs"], store, jobs=args.jobs, executor=args.executor, scheduler=args.scheduler,
-                          quiet=args.quiet, retry_failed=args.retry_failed, desc="sweep")
-        build_sweep_outputs(store, plan["definition"], [s.run_id for s in plan["specs"]], lang=args.lang,
-                            quiet=args.quiet, figures=not args.no_figures)
-        if args.export:
-            store.export(args.export)
-        return _finish(outcome, plan["out"], args.quiet)
-    finally:
-        store.close()
+    return _execute_plan(
+        args, plan, "sweep",
+        record=lambda store: store.set_design(
+            (i, k, float(v)) for i, pt in enumerate(plan["points"]) for k, v in pt.items()),
+        build=lambda store, run_ids: build_sweep_outputs(store, plan["definition"], run_ids, lang=args.lang,
+                                                         quiet=args.quiet, figures=not args.no_figures))
 
 
 def build_sweep_outputs(store, definition, run_ids=None, *, lang="en", quiet=False, figures=True) -> dict:

@@ -179,12 +179,18 @@ print(json.dumps(run_60_months({n}, {seed})))
 """
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment of a fresh interpreter that imports this checkout."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])), **extra)
+
+
 def _child_json(code: str) -> dict:
     """Run `code` in a fresh interpreter with this checkout importable; its last line of
     output, as JSON."""
-    root = Path(__file__).resolve().parent.parent
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, env=env, check=True)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=child_env(), check=True)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 

@@ -13,12 +13,12 @@ and `h2chain bench` (the ratio to Mesa's BoltzmannWealth).
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
+
+from experiments.bench import ROOT, child_env
 
 _CHILD = """
 import sys
@@ -30,12 +30,10 @@ HydrogenChainModel(scenario=scenario, rng=1, n_smes=n, plan_scale=n / 300).run(m
 
 def instructions(n_smes: int, months: int, scenario: str | None) -> int:
     """Instructions callgrind collects for one process that builds the model and runs it."""
-    root = Path(__file__).resolve().parent.parent
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
-               PYTHONHASHSEED="0")  # string hashes change dict probing, and so the count, by ~2 %
+    env = child_env(PYTHONHASHSEED="0")  # string hashes change dict probing, and so the count, by ~2 %
     cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
            sys.executable, "-c", _CHILD, str(n_smes), str(months), scenario or ""]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=root, env=env, check=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, check=True)
     found = re.search(r"Collected : (\d+)", proc.stderr)
     if found is None:
         raise RuntimeError(f"no instruction count in valgrind's output:\n{proc.stderr[-2000:]}")

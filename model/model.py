@@ -8,7 +8,7 @@ to act. Money moves only through `self.ledger`; `audit=True` checks the accounti
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +16,12 @@ from mesa import DataCollector, Model
 from mesa.discrete_space import Network
 
 from agents import SME, Bank, ChainLeader, Government, Insurer, RiskCompensationFund, TechTransferAgency
-from agents.sme import DEFAULTED, DISTRESSED
+from agents.sme import DEFAULTED
 
 from . import finance, network, reporters
 from .instruments import NPL, Order
 from .ledger import AccountingError, Ledger
-from .params import ModelParams, ParameterError, bank_key, close_matches
+from .params import ModelParams, ParameterError
 
 
 # Refusals that depend only on the applicant, the instrument and the amount (checked in

@@ -61,9 +61,16 @@ class Spec:
 
 
 def close_matches(name: str, candidates) -> str:
-    """' (did you mean x?)' or ''."""
-    found = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.6)
-    return f" (did you mean {', '.join(found)}?)" if found else ""
+    """' (did you mean x?)' naming the closest candidates (those about as close as the best,
+    at most three), or ''."""
+    name = str(name)
+    scored = sorted(((difflib.SequenceMatcher(None, name, c).ratio(), c) for c in map(str, candidates)), reverse=True)
+    scored = [(r, c) for r, c in scored if r >= 0.6]
+    if not scored:
+        return ""
+    best = scored[0][0]
+    found = [c for r, c in scored if r >= best - 0.05][:3]
+    return f" (did you mean {', '.join(found)}?)"
 
 
 # ---------------------------------------------------------------------------------------

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
 import os
 import re
 import tomllib
@@ -39,6 +38,7 @@ from model.params import (
     ParameterError,
     ProductSpec,
     check_scalar,
+    close_matches,
     to_plain,
 )
 
@@ -70,18 +70,6 @@ SPEC_CLASSES = {"leaders": LeaderSpec, "banks": BankSpec, "packages": PackageSpe
 
 class ScenarioError(ParameterError):
     """A mistake in a scenario file, an override or a scenario name (one line)."""
-
-
-def close_matches(name: str, candidates) -> str:
-    """' (did you mean x?)' naming the closest candidates (those about as close as the best)."""
-    name = str(name)
-    scored = sorted(((difflib.SequenceMatcher(None, name, c).ratio(), c) for c in map(str, candidates)), reverse=True)
-    scored = [(r, c) for r, c in scored if r >= 0.6]
-    if not scored:
-        return ""
-    best = scored[0][0]
-    found = [c for r, c in scored if r >= best - 0.05][:3]
-    return f" (did you mean {', '.join(found)}?)"
 
 
 # ---------------------------------------------------------------------------------------
