@@ -13,6 +13,7 @@ of the test suite: it is a tool for refactoring.
 
 from __future__ import annotations
 
+import argparse
 import math
 import pickle
 import sys
@@ -88,10 +89,18 @@ def compare(directory: Path, audit: bool = False, rtol: float = 0.0) -> int:
     return 1 if bad else 0
 
 
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m experiments.perf_golden", description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=("record", "compare"))
+    parser.add_argument("directory", type=Path, help="where the golden runs are (record writes, compare reads)")
+    parser.add_argument("--audit", action="store_true", help="compare: rerun with the ledger audit after every phase")
+    parser.add_argument("--rtol", type=float, default=0.0, help="compare: largest relative difference accepted (default 0: bit for bit)")
+    args = parser.parse_args(argv)
+    if args.command == "record":
+        record(args.directory)
+        return 0
+    return compare(args.directory, audit=args.audit, rtol=args.rtol)
+
+
 if __name__ == "__main__":
-    cmd, directory = sys.argv[1], Path(sys.argv[2])
-    if cmd == "record":
-        record(directory)
-    else:
-        rtol = float(sys.argv[sys.argv.index("--rtol") + 1]) if "--rtol" in sys.argv else 0.0
-        sys.exit(compare(directory, audit="--audit" in sys.argv, rtol=rtol))
+    sys.exit(main())
