@@ -103,7 +103,7 @@ class HydrogenChainModel(Model):
         self.banks = [Bank(self, spec) for spec in resolved.banks]
         self._build_chain()
         self.datacollector = DataCollector(model_reporters=reporters.model_reporters(self))
-        self.datacollector.collect(self)
+        reporters.collect(self)
 
     @staticmethod
     def _resolve_params(scenario, overrides: dict) -> ModelParams:
@@ -274,7 +274,7 @@ class HydrogenChainModel(Model):
             phase()
             if self.audit:
                 self.check_books(phase.__name__)
-        self.datacollector.collect(self)
+        reporters.collect(self)
 
     def run(self, months: int) -> HydrogenChainModel:
         if months < 0:

@@ -18,8 +18,69 @@ from model.ledger import FISCAL_LEVERS
 NAN = float("nan")
 
 
+# -- shared scans --------------------------------------------------------------------------
+# Several reporters read the same loan books and SME statuses. While the data collector
+# writes a month's row (`collect`), each scan is made once and shared; a reporter called on
+# its own scans for itself. The results are the same either way: `math.fsum` is exactly
+# rounded, so it does not depend on the order of the loans.
+
+def collect(m) -> None:
+    """Write the month's row of the monthly frame (the model calls this at the end of a month)."""
+    m.row_cache = {}
+    try:
+        m.datacollector.collect(m)
+    finally:
+        m.row_cache = None
+
+
+def _shared(m, key: str, compute):
+    cache = getattr(m, "row_cache", None)
+    if cache is None:
+        return compute(m)
+    if key not in cache:
+        cache[key] = compute(m)
+    return cache[key]
+
+
+def _scan_loans(m) -> dict:
+    """Outstanding principal by bank (all and NPL, in bank order) and by package."""
+    by_package: dict[str, list[float]] = {}
+    per_bank, npl_per_bank = [], []
+    for b in m.banks:
+        amounts, npl = [], []
+        for loan in b.loans:
+            amounts.append(loan.outstanding_wan)
+            by_package.setdefault(loan.package, []).append(loan.outstanding_wan)
+            if loan.status == NPL:
+                npl.append(loan.outstanding_wan)
+        per_bank.append(amounts)
+        npl_per_bank.append(npl)
+    return {
+        "bank_wan": [math.fsum(a) for a in per_bank],
+        "bank_npl_wan": [math.fsum(a) for a in npl_per_bank],
+        "npl_wan": math.fsum([x for a in npl_per_bank for x in a]),
+        "package_wan": {k: math.fsum(v) for k, v in by_package.items()},
+    }
+
+
+def _loans(m) -> dict:
+    return _shared(m, "loans", _scan_loans)
+
+
+def _count_statuses(m) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for s in m.smes:
+        counts[s.status] = counts.get(s.status, 0) + 1
+    return counts
+
+
+def _statuses(m) -> dict[str, int]:
+    return _shared(m, "statuses", _count_statuses)
+
+
+# -- monthly reporters ---------------------------------------------------------------------
 def credit_outstanding_wan(m) -> float:
-    return math.fsum([b.outstanding_wan for b in m.banks])
+    return math.fsum(_loans(m)["bank_wan"])
 
 
 def new_lending_wan(m) -> float:
@@ -36,22 +97,21 @@ def applications(m) -> int:
 
 
 def active_smes(m) -> int:
-    return sum(1 for s in m.smes if s.status != "defaulted")
+    return len(m.smes) - defaulted_smes(m)
 
 
 def distressed_smes(m) -> int:
-    return sum(1 for s in m.smes if s.status == "distressed")
+    return _statuses(m).get("distressed", 0)
 
 
 def defaulted_smes(m) -> int:
-    return sum(1 for s in m.smes if s.status == "defaulted")
+    return _statuses(m).get("defaulted", 0)
 
 
 def npl_ratio(m) -> float:
     """Stock NPL ratio: non-performing principal / principal outstanding."""
     out = credit_outstanding_wan(m)
-    npl = math.fsum([loan.outstanding_wan for b in m.banks for loan in b.loans if loan.status == NPL])
-    return npl / out if out > 0 else NAN
+    return _loans(m)["npl_wan"] / out if out > 0 else NAN
 
 
 def insurer_loss_ratio(m) -> float:
@@ -113,15 +173,20 @@ def insurer_claims_wan(m) -> float:
 
 
 def bank_capital_wan(m, index: int) -> float:
-    return m.banks[index].capital_wan
+    """`Bank.capital_wan`, from the shared scan of the loan book."""
+    bank = m.banks[index]
+    return m.ledger.balance(bank.account) + _loans(m)["bank_wan"][index] - bank.funding_liability_wan
 
 
 def bank_npl_ratio(m, index: int) -> float:
-    return m.banks[index].npl_ratio()
+    """`Bank.npl_ratio()`, from the shared scan of the loan book."""
+    loans = _loans(m)
+    out = loans["bank_wan"][index]
+    return loans["bank_npl_wan"][index] / out if out > 0 else 0.0
 
 
 def credit_by_package_wan(m, package: str) -> float:
-    return math.fsum([loan.outstanding_wan for b in m.banks for loan in b.loans if loan.package == package])
+    return _loans(m)["package_wan"].get(package, 0.0)
 
 
 def model_reporters(m) -> dict:
