@@ -20,7 +20,7 @@ from agents.sme import DEFAULTED
 
 from . import finance, network, reporters
 from .instruments import NPL, Order
-from .ledger import AccountingError, Ledger
+from .ledger import AccountingError, AuditLedger, Ledger
 from .params import ModelParams, ParameterError
 
 
@@ -92,7 +92,7 @@ class HydrogenChainModel(Model):
         self.pending_defaults: dict[SME, str] = {}
         self.resolved_loans: list = []
 
-        self.ledger = Ledger(keep_journal=audit)
+        self.ledger = AuditLedger() if audit else Ledger()  # the audit's records cost every transfer
         self.buyers = self.ledger.open_account("outside buyers", 0.0, external=True)
         self.suppliers = self.ledger.open_account("outside suppliers and labour", 0.0, external=True)
         self.funding = self.ledger.open_account("banks' funding market", 0.0, external=True)

@@ -12,11 +12,13 @@ import math
 
 import pytest
 
+from model.ledger import AuditLedger
+
 
 def replay_journal(ledger) -> list[float]:
-    """Balances recomputed from the opening balances and the journal alone (needs a ledger
-    built with keep_journal=True, i.e. a model built with audit=True)."""
-    assert ledger.journal is not None, "build the model with audit=True to keep the journal"
+    """Balances recomputed from the opening balances and the journal alone (needs an
+    AuditLedger, the one a model built with audit=True has: the plain Ledger keeps no journal)."""
+    assert isinstance(ledger, AuditLedger), "build the model with audit=True to keep the journal"
     balances = list(ledger.opening)
     for payer, payee, amount, _kind in ledger.journal:
         balances[payer] -= amount

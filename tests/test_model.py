@@ -419,7 +419,7 @@ def test_ledger_transfers_per_sme_month_do_not_grow_with_n():
     """DOMAIN: no step compares every SME with every other. A count, not a timing."""
     per_sme = {}
     for n in (100, 800):
-        m = HydrogenChainModel(rng=5, n_smes=n, offered_packages=ALL_PACKAGES)
+        m = HydrogenChainModel(rng=5, n_smes=n, offered_packages=ALL_PACKAGES, audit=True)  # audit: counts transfers
         m.run(12)
         per_sme[n] = m.ledger.n_transfers / (n * 12)
     assert per_sme[100] > 1.0  # the model is doing something
