@@ -49,9 +49,9 @@ class SME(FixedAgent):
         self.ip_value_wan = 0.0
         self.book: list[Order] = []  # orders being produced
         self.receivables: list[Invoice] = []
-        # [due_month, amount], appended in month order with one term: due months never
+        # (due_month, amount), appended in month order with one term: due months never
         # decrease, so what is due is always at the left end
-        self.external_receivables: deque[list] = deque()
+        self.external_receivables: deque[tuple[int, float]] = deque()
         self.payables: list[Invoice] = []
         self.loans: list = []
         self.rd: RDProject | None = None
@@ -340,7 +340,7 @@ class SME(FixedAgent):
             sales = planned
         if sales <= 1e-9:
             return 0.0
-        self.external_receivables.append([m.month + m.params.external_payment_term_months, sales])
+        self.external_receivables.append((m.month + m.params.external_payment_term_months, sales))
         self.sales_wan += sales
         return sales * unit_cost
 
