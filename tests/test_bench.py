@@ -65,3 +65,18 @@ def test_perf_count_refuses_without_valgrind_or_with_bad_sizes(monkeypatch, caps
     monkeypatch.setattr(perf_count.shutil, "which", lambda name: "/usr/bin/valgrind")
     assert perf_count.main(["--months", "0"]) == 2
     assert "at least 1" in capsys.readouterr().err
+
+
+def test_perf_count_by_function_counts_the_months_work_without_valgrind(monkeypatch):
+    """The bytecode count needs no valgrind, covers the model's verbs, and is repeatable."""
+    from experiments import perf_count
+
+    monkeypatch.setattr(perf_count.shutil, "which", lambda name: None)
+    rows = perf_count.bytecodes_by_function(20, 2, None)
+    names = [name for name, _ in rows]
+    assert any(name.startswith("SME.financing_gap ") for name in names)
+    assert any(name.startswith("Ledger.transfer ") for name in names)
+    assert not any(name.startswith("HydrogenChainModel.__init__ ") for name in names)  # construction is not counted
+    assert [c for _, c in rows] == sorted((c for _, c in rows), reverse=True)
+    assert perf_count.bytecodes_by_function(20, 2, None) == rows
+    assert perf_count.main(["--smes", "20", "--months", "2", "--by-function", "3"]) == 0
