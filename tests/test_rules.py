@@ -444,6 +444,35 @@ def test_a_loan_longer_than_a_year_is_repaid_in_term_instalments():
     assert {count[loan.loan_id] for loan in repaid} == {13}
 
 
+def test_a_term_loan_floats_with_the_lpr_at_each_anniversary():
+    """DOMAIN 7.5: the rate is LPR + the original spread, reset at each anniversary (not
+    when the LPR moves); the instalment is recomputed over the remaining term, and the
+    anniversary month's payment is already at the new rate."""
+    m = HydrogenChainModel(rng=2, n_smes=60, offered_packages=("tech_credit",), term_loan_months=36,
+                           rate_rise_pp=2.0, rate_rise_start_month=6)
+    m.step()
+    loans = [loan for b in m.banks for loan in b.loans if loan.start_month == 1]
+    assert len(loans) >= 5
+    first = {loan.loan_id: (loan.contract_rate, loan.instalment_wan, loan.spread) for loan in loans}
+    m.run(11)  # month 12: the LPR rose in month 6, but no loan has had its anniversary
+    live = [loan for loan in loans if loan.status == "performing" and loan.arrears_wan == 0.0]
+    assert len(live) >= 3
+    for loan in live:
+        assert (loan.contract_rate, loan.instalment_wan) == first[loan.loan_id][:2]
+    before = {loan.loan_id: loan.outstanding_wan for loan in live}
+    m.step()  # month 13: the first anniversary
+    for loan in live:
+        if loan.status != "performing":
+            continue
+        rate = m.lpr() + first[loan.loan_id][2]
+        assert rate == pytest.approx(first[loan.loan_id][0] + 0.02, abs=1e-12)
+        assert loan.contract_rate == rate
+        assert loan.instalment_wan == finance.annuity_payment(before[loan.loan_id], rate, loan.maturity_month - 13 + 1)
+        if loan.arrears_wan == 0.0:  # paid in full at the new rate
+            repaid = before[loan.loan_id] - loan.outstanding_wan
+            assert repaid == pytest.approx(loan.instalment_wan - before[loan.loan_id] * rate / 12.0, rel=1e-9)
+
+
 # --- (f) bank reward: month 12, per full CNY 100 M -------------------------------------------------
 
 def test_bank_reward_paid_in_month_12_per_full_100m_of_the_year():
