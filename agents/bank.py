@@ -211,7 +211,8 @@ class Bank(Agent):
     def amount_due(self, loan: Loan) -> tuple[float, float]:
         """(interest, principal) the borrower owes this month, arrears included. The borrower
         pays interest at the contract rate less the subsidy; the schedule is the annuity at
-        the contract rate."""
+        the contract rate (reset at anniversaries by `reprice_anniversaries`). A query: asked
+        in production (to keep the money back) and again in settlement (to pay it)."""
         month = self.model.month
         if loan.status != PERFORMING or month <= loan.start_month:
             return 0.0, 0.0  # the first instalment falls due a month after disbursement
@@ -219,8 +220,6 @@ class Bank(Agent):
             if month < loan.maturity_month:
                 return 0.0, 0.0
             return loan.accrued_interest_wan, loan.outstanding_wan
-        if (month - loan.start_month) % 12 == 0:  # an anniversary (month > start_month here)
-            self._reprice(loan)
         outstanding = loan.outstanding_wan
         rate = loan.contract_rate
         # finance.split_instalment(outstanding, rate, instalment), inline (the same arithmetic;
@@ -233,9 +232,17 @@ class Bank(Agent):
         owed = principal + loan.arrears_wan
         return borrower_interest + loan.accrued_interest_wan, (outstanding if outstanding < owed else owed)
 
+    def reprice_anniversaries(self) -> None:
+        """Floating rate: an amortising loan whose anniversary is this month takes the current
+        LPR + its spread, and its instalment is recomputed over the remaining term. Before any
+        instalment of the month is asked for, so the anniversary payment is at the new rate."""
+        month = self.model.month
+        for loan in self.loans:
+            if (loan.status == PERFORMING and loan.instalment_wan != 0.0 and month > loan.start_month
+                    and (month - loan.start_month) % 12 == 0):
+                self._reprice(loan)
+
     def _reprice(self, loan: Loan) -> None:
-        """Floating rate: at each anniversary the rate follows the LPR and the instalment is
-        recomputed over the remaining term."""
         m = self.model
         loan.contract_rate = m.lpr() + loan.spread
         remaining = max(1, loan.maturity_month - m.month + 1)

@@ -264,7 +264,8 @@ class HydrogenChainModel(Model):
         for phase in (
             self.place_orders,        # leaders turn their plans into orders (and tier-1 into sub-orders)
             self.apply_for_finance,   # SMEs project their cash and apply under the packages they reach
-            self.underwrite,          # banks decide; the insurer writes guarantee cover
+            self.underwrite,          # banks reset floating rates at anniversaries, then decide;
+                                      # the insurer writes guarantee cover
             self.produce,             # fixed costs, outside sales, R&D, production and delivery;
                                       # leaders sell the deployed units
             self.settle,              # leaders and SMEs pay invoices; loans are serviced
@@ -298,6 +299,7 @@ class HydrogenChainModel(Model):
 
     def underwrite(self) -> None:
         for bank in self.banks:
+            bank.reprice_anniversaries()
             bank.open_book()
         apps = self.applications
         self.random.shuffle(apps)
