@@ -1,5 +1,8 @@
-"""Instructions per SME-month, counted by valgrind's callgrind: a figure that does not move
-with the load on a shared machine, for telling whether an optimisation helped.
+"""Instructions per SME-month, counted by valgrind's callgrind: a figure that does not depend
+on the load of a shared machine, for telling whether an optimisation helped. It still moves
+by about ±1.5 % between identical runs (seen on 22 Nov with the string-hash seed fixed and
+with address randomisation off alike), so compare a few runs of each version; a change
+smaller than that needs `--by-function`, which is exact.
 
     python -m experiments.perf_count [--smes 300] [--months 12] [--scenario NAME]
     python -m experiments.perf_count --by-function 20    # where the work is, by function
