@@ -20,6 +20,11 @@ from model import finance
 from model.instruments import NPL, PERFORMING, REPAID, RESOLVED, Loan
 from model.params import BankSpec, bank_key
 
+# Refusals that depend only on the applicant, the instrument and the amount (checked in
+# Bank.decide before anything bank-specific): every bank would give the same answer, so the
+# model does not ask the next bank.
+SME_REASONS = frozenset({"below minimum loan", "distressed (credit bureau)", "insufficient collateral", "leverage"})
+
 
 @dataclass(slots=True)
 class Decision:
@@ -101,15 +106,15 @@ class Bank(Agent):
         """Pure decision on one application: no state changes (beyond caches of pure
         functions of the run's parameters).
 
-        The refusals in `model.model.SME_REASONS` must stay independent of the bank: the
-        model does not ask the next bank once one of them is given."""
+        The refusals in `SME_REASONS` must stay independent of the bank: the model does not
+        ask the next bank once one of them is given."""
         m = self.model
         p = m.params
         if amount_wan < p.min_loan_wan:
             return Decision(False, "below minimum loan")
         if sme.arrears_wan > 0 or sme._overdue():
             return Decision(False, "distressed (credit bureau)")  # unpaid wages or overdue loans are on record
-        signal = sme.quality + self.signal_noise(sme) * sme._signal_draws[self.key]
+        signal = sme.quality + self.signal_noise(sme) * sme.signal_draw(self.key)
         pd_sme = finance.pd_from_signal(signal, p.pd_base_annual, p.pd_quality_slope)
         pledged = 0.0
         if instrument == "order_financing":
@@ -157,11 +162,9 @@ class Bank(Agent):
             return Decision(False, "rating below cut-off", amount_wan, pd_annual, el)
         if el > limit:
             return Decision(False, "expected loss above tolerance", amount_wan, pd_annual, el)
-        cash = m.ledger.balances[self.account]
-        # capital_for_decisions_wan(), inline
-        if (cash + self.book_outstanding_wan - self.funding_liability_wan) * (1.0 - 1e-9) < p.capital_ratio_floor * (self.book_outstanding_wan + amount_wan):
+        if self.capital_for_decisions_wan() * (1.0 - 1e-9) < p.capital_ratio_floor * (self.book_outstanding_wan + amount_wan):
             return Decision(False, "capital", amount_wan, pd_annual, el)
-        if cash < amount_wan:
+        if m.ledger.balances[self.account] < amount_wan:
             return Decision(False, "liquidity", amount_wan, pd_annual, el)
         rate = finance.loan_rate(m.lpr(), el, p.capital_ratio_floor, p.capital_cost, p.bank_opex_spread)
         if rate > p.max_loan_rate:
@@ -222,13 +225,8 @@ class Bank(Agent):
             return loan.accrued_interest_wan, loan.outstanding_wan
         outstanding = loan.outstanding_wan
         rate = loan.contract_rate
-        # finance.split_instalment(outstanding, rate, instalment), inline (the same arithmetic;
-        # `b if b < a else a` is min(a, b), `0.0 if x < 0.0 else x` is max(x, 0.0))
-        principal = loan.instalment_wan - outstanding * rate / 12.0
-        principal = 0.0 if principal < 0.0 else principal
-        principal = outstanding if outstanding < principal else principal
-        subsidy = loan.subsidy_rate if month <= loan.subsidy_until_month else 0.0  # subsidy_now(loan)
-        borrower_interest = outstanding * (rate - subsidy) / 12.0
+        _, principal = finance.split_instalment(outstanding, rate, loan.instalment_wan)
+        borrower_interest = outstanding * (rate - self.subsidy_now(loan)) / 12.0
         owed = principal + loan.arrears_wan
         return borrower_interest + loan.accrued_interest_wan, (outstanding if outstanding < owed else owed)
 
@@ -260,7 +258,7 @@ class Bank(Agent):
         for loan in self.loans:
             if loan.status != PERFORMING or loan.start_month == month:
                 continue  # interest runs from the month after disbursement
-            s = loan.subsidy_rate if month <= loan.subsidy_until_month else 0.0  # subsidy_now(loan)
+            s = self.subsidy_now(loan)
             if loan.instalment_wan == 0.0:  # bullet
                 loan.accrued_interest_wan += loan.outstanding_wan * (loan.contract_rate - s) / 12.0
             subsidy_owed += loan.outstanding_wan * s / 12.0

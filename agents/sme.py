@@ -102,11 +102,6 @@ class SME(FixedAgent):
         pledged = math.fsum(loan.collateral_pledged_wan for loan in self.loans if loan.status == PERFORMING)
         return max(0.0, self.collateral_wan + 0.3 * self.ip_value_wan - pledged)
 
-    def assigned_receivables_wan(self, loan) -> float:
-        """Unpaid invoices assigned to an order loan (what its leaders still owe on it)."""
-        return math.fsum(inv.amount_wan for inv in self.receivables
-                         if inv.loan is loan and not (inv.paid or inv.written_off))
-
     def signal_draw(self, bank_key: str) -> float:
         """The standard-normal error in a bank's view of this SME (persistent per bank)."""
         return self._signal_draws[bank_key]

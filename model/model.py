@@ -16,17 +16,13 @@ from mesa import DataCollector, Model
 from mesa.discrete_space import Network
 
 from agents import SME, Bank, ChainLeader, Government, Insurer, RiskCompensationFund, TechTransferAgency
+from agents.bank import SME_REASONS
 from agents.sme import DEFAULTED
 
 from . import finance, network, reporters
 from .instruments import NPL, Order
 from .ledger import AccountingError, AuditLedger, Ledger
 from .params import ModelParams, ParameterError
-
-
-# Refusals that depend only on the applicant, the instrument and the amount (checked in
-# Bank.decide before anything bank-specific): every bank would give the same answer.
-SME_REASONS = frozenset({"below minimum loan", "distressed (credit bureau)", "insufficient collateral", "leverage"})
 
 
 @dataclass
