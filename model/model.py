@@ -130,7 +130,7 @@ class HydrogenChainModel(Model):
         rng = self.rng
         mean_q = p.quality_alpha / (p.quality_alpha + p.quality_beta)
         bank_weights = np.array([b.spec.market_weight for b in self.banks], dtype=float)
-        bank_weights /= bank_weights.sum()
+        bank_cdf = network.cumulative_weights(bank_weights / bank_weights.sum())
         expected_chain = self._expected_chain_sales()
         self.smes: list[SME] = []
         sme_by_node: dict[int, SME] = {}
@@ -144,11 +144,11 @@ class HydrogenChainModel(Model):
             mean_collateral = p.collateral_light_mean_wan if light else p.collateral_heavy_mean_wan
             collateral = float(mean_collateral * rng.lognormal(-0.18, 0.6))
             external = float(p.external_sales_mean_wan * rng.lognormal(-0.125, 0.5))
-            margin = float(np.clip(p.gross_margin_mean + 0.2 * (quality - mean_q) + 0.02 * rng.standard_normal(), 0.05, 0.6))
+            margin = min(max(p.gross_margin_mean + 0.2 * (quality - mean_q) + 0.02 * rng.standard_normal(), 0.05), 0.6)
             chain = expected_chain.get(node, 0.0)
             sales = external + chain
             opening = p.initial_cash_months * (p.fixed_cost_share * sales + (1 - margin) * sales)
-            bank = self.banks[int(rng.choice(len(self.banks), p=bank_weights))]
+            bank = self.banks[network.draw_index(rng, bank_cdf)]
             sme = SME(self, cells[node], segment=attrs["segment"], tier=attrs["tier"], leader_key=attrs["leader"],
                       quality=quality, collateral_wan=collateral, light_asset=light, external_sales_wan=external,
                       gross_margin=margin, expected_chain_sales_wan=chain, opening_cash_wan=opening,

@@ -14,12 +14,28 @@ provides (GraphML, or a CSV edge list `supplier,customer` with an optional
 from __future__ import annotations
 
 import csv
+from bisect import bisect_right
 from pathlib import Path
 
 import networkx as nx
 import numpy as np
 
 from .params import SEGMENTS, ModelParams, ParameterError, leader_key
+
+
+def cumulative_weights(weights) -> list[float]:
+    """The normalised cumulative weights `draw_index` samples from."""
+    cdf = np.asarray(weights, dtype=float).cumsum()
+    cdf /= cdf[-1]
+    return cdf.tolist()
+
+
+def draw_index(rng: np.random.Generator, cdf: list[float]) -> int:
+    """An index drawn with probabilities given by `cdf` (from `cumulative_weights`): the same
+    draw, from the same one uniform, as `rng.choice(len(weights), p=weights)`, which
+    rebuilds and checks its table on every call and took a third of the time it takes to
+    build a model (tests/test_network.py pins the equivalence)."""
+    return bisect_right(cdf, rng.random())
 
 
 def leader_segment_weights(leader) -> dict[str, float]:
@@ -48,21 +64,25 @@ def generate(params: ModelParams, rng: np.random.Generator) -> nx.DiGraph:
     weights = weights / weights.sum()
     leader_of = rng.choice(len(leaders), size=n1, p=weights)
     leader_of[: len(leaders)] = np.arange(min(len(leaders), n1))  # every leader has a supplier
-    seg_weights = [leader_segment_weights(ld) for ld in leaders]
+    leader_cdf = cumulative_weights(weights)
+    seg_tables = []  # per leader: (segments, their cumulative weights)
+    for ld in leaders:
+        segs, seg_w = zip(*leader_segment_weights(ld).items())
+        seg_tables.append((segs, cumulative_weights(seg_w)))
     tier1_by_leader_segment: dict[tuple[int, str], list[int]] = {}
     tier1_by_leader: dict[int, list[int]] = {}
     node = len(leaders)
     for j in range(n1):
         li = int(leader_of[j])
-        segs, p = zip(*seg_weights[li].items())
-        seg = segs[int(rng.choice(len(segs), p=np.array(p)))]
+        segs, seg_cdf = seg_tables[li]
+        seg = segs[draw_index(rng, seg_cdf)]
         g.add_node(node, kind="sme", tier=1, segment=seg, leader=leader_key(leaders[li]))
         g.add_edge(node, li)
         tier1_by_leader_segment.setdefault((li, seg), []).append(node)
         tier1_by_leader.setdefault(li, []).append(node)
         node += 1
     for _ in range(n - n1):
-        li = int(rng.choice(len(leaders), p=weights))
+        li = draw_index(rng, leader_cdf)
         pool = tier1_by_leader.get(li) or [c for lst in tier1_by_leader.values() for c in lst]
         first = pool[int(rng.integers(len(pool)))]
         seg = g.nodes[first]["segment"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from model import HydrogenChainModel, ModelParams, ParameterError
 from model import network
@@ -14,6 +16,20 @@ from model.params import SEGMENTS, leader_key
 def _generated(n=120, seed=1, **kw):
     p = ModelParams(n_smes=n, **kw)
     return p, network.generate(p, np.random.default_rng(seed))
+
+
+@settings(max_examples=200, deadline=None)
+@given(weights=st.lists(st.floats(1e-6, 1e6), min_size=1, max_size=8), seed=st.integers(0, 2**32 - 1))
+def test_draw_index_is_numpy_choice(weights, seed):
+    """The network's (and the banks') draws are numpy's `choice` with probabilities: the
+    same indices from the same uniforms, and the generator left in the same state, so the
+    faster sampler did not change any generated chain."""
+    w = np.array(weights) / sum(weights)
+    ours, numpy_rng = np.random.default_rng(seed), np.random.default_rng(seed)
+    cdf = network.cumulative_weights(w)
+    assert [network.draw_index(ours, cdf) for _ in range(20)] == \
+        [int(numpy_rng.choice(len(w), p=w)) for _ in range(20)]
+    assert ours.random() == numpy_rng.random()
 
 
 class TestGenerated:
