@@ -22,7 +22,7 @@ from agents.sme import DEFAULTED
 from . import finance, network, reporters
 from .instruments import NPL, Order
 from .ledger import AccountingError, AuditLedger, Ledger
-from .params import ModelParams, ParameterError
+from .params import FrozenParams, ModelParams, ParameterError
 
 
 @dataclass
@@ -77,8 +77,8 @@ class HydrogenChainModel(Model):
     def __init__(self, *, scenario: ModelParams | str | Path | None = None, rng=None, audit: bool = False, **params):
         resolved = self._resolve_params(scenario, params)
         resolved.rng = rng
-        super().__init__(rng=rng, scenario=resolved)
-        self.params: ModelParams = resolved
+        super().__init__(rng=rng, scenario=resolved)  # self.scenario is the ModelParams
+        self.params = FrozenParams(resolved)  # the same values, faster to read (see FrozenParams)
         self.audit = audit
         self.month = 0
         self._month_cache = [None, 0.0, 1.0]  # [month, lpr, demand multiplier]

@@ -435,6 +435,36 @@ class ModelParams(Scenario):
         return f"ModelParams(hash={self.stable_hash()})"
 
 
+class FrozenParams:
+    """A model's parameters for reading while it runs: the values of a `ModelParams` as plain
+    attributes; methods (`values()`, `replace()`, ...) come from the `ModelParams` itself.
+
+    Why a copy: Mesa's `Scenario` keeps its values in a `__dict__` slot, for which CPython 3.12
+    cannot specialise attribute reads. A read costs about 50 ns against 12 ns here, and the
+    model reads parameters about fifteen times per SME-month (3 % of a run). Mesa forbids
+    changing a scenario while its model runs, so the copy cannot go stale; it refuses writes
+    itself, with the same advice.
+    """
+
+    def __init__(self, params: ModelParams):
+        self.__dict__.update(vars(params))
+        self.__dict__["_source"] = params
+
+    def __getattr__(self, name: str):  # only for what is not a copied value
+        return getattr(self.__dict__["_source"], name)
+
+    def __setattr__(self, name: str, value) -> None:
+        raise ParameterError(name, "parameters cannot change while a model runs; pass them when the model is built")
+
+    def __eq__(self, other):
+        return self._source == (other._source if isinstance(other, FrozenParams) else other)
+
+    __hash__ = None
+
+    def __repr__(self):
+        return f"FrozenParams({self._source!r})"
+
+
 # ---------------------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------------------

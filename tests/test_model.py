@@ -342,9 +342,17 @@ class TestScenario:
         m = HydrogenChainModel(rng=1, n_smes=20, fund_coverage=0.4)
         assert isinstance(m.scenario, Scenario)
         assert isinstance(m.scenario, ModelParams)
-        assert m.scenario is m.params
         assert m.scenario.fund_coverage == 0.4
         assert m.scenario.rng == 1
+
+    def test_params_are_the_scenarios_values_and_refuse_writes(self):
+        m = HydrogenChainModel(rng=1, n_smes=20, fund_coverage=0.4)
+        assert m.params == m.scenario
+        assert {name: getattr(m.params, name) for name in ModelParams.specs()} == m.scenario.values()
+        assert m.params.replace(n_smes=30).n_smes == 30  # methods come from the ModelParams
+        with pytest.raises(ParameterError, match="fund_coverage"):
+            m.params.fund_coverage = 0.9
+        assert m.params.fund_coverage == 0.4
 
     def test_frozen_while_running(self):
         m = HydrogenChainModel(rng=1, n_smes=20)
