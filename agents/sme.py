@@ -193,25 +193,35 @@ class SME(FixedAgent):
         fixed = self.fixed_cost_wan
         out = [fixed + outside_cost] * h
         out[0] = fixed + self.arrears_wan + outside_cost
-        waiting = min(p.external_payment_term_months, h)  # months before outside sales pay
-        inflow = [0.0] * waiting + [ext * dm] * (h - waiting)
-        repaid_at: dict = {}  # order loan -> first month in the horizon its orders pay
+        waiting = p.external_payment_term_months  # months before outside sales pay
+        if waiting < h:
+            inflow = [0.0] * waiting + [ext * dm] * (h - waiting)
+        else:
+            inflow = [0.0] * h
+        # order loan -> first month in the horizon its orders pay; made only when needed (few
+        # SMEs have order loans)
+        repaid_at = None
         for o in self.book:
             if o.done:
                 continue
             left = o.own_cost_wan - o.cost_paid_wan
-            per_month = o.monthly_cost_wan
-            k = 0
-            while left > 1e-9 and k < h:
-                spend = per_month if per_month < left else left
-                out[k] += spend
-                left -= spend
-                k += 1
+            k = 0  # months of spending left within the horizon
+            if left > 1e-9:
+                per_month = o.monthly_cost_wan
+                while True:
+                    spend = per_month if per_month < left else left
+                    out[k] += spend
+                    left -= spend
+                    k += 1
+                    if left <= 1e-9 or k >= h:
+                        break
             due = o.due_month
             pay_k = (now + k if now + k > due else due) + o.payment_term_months - now
             if pay_k < h:
                 inflow[pay_k] += o.value_wan
                 if o.loan is not None:
+                    if repaid_at is None:
+                        repaid_at = {}
                     first = repaid_at.get(o.loan, h)
                     repaid_at[o.loan] = pay_k if pay_k < first else first
         rd = self.rd
@@ -222,12 +232,13 @@ class SME(FixedAgent):
                 spend = per_month if per_month < left else left
                 out[k] += spend
                 left -= spend
-        for loan in self.loans:
-            if loan.status == PERFORMING and loan.instalment_wan != 0.0:  # amortising (not bullet)
-                inst = loan.instalment_wan
-                for k in range(min(h, loan.maturity_month - now + 1)):
-                    out[k] += inst
-                out[0] += loan.arrears_wan
+        if self.loans:
+            for loan in self.loans:
+                if loan.status == PERFORMING and loan.instalment_wan != 0.0:  # amortising (not bullet)
+                    inst = loan.instalment_wan
+                    for k in range(min(h, loan.maturity_month - now + 1)):
+                        out[k] += inst
+                    out[0] += loan.arrears_wan
         for inv in self.payables:
             k = inv.due_month - now
             if k < h:
@@ -235,14 +246,18 @@ class SME(FixedAgent):
         for inv in self.receivables:
             k = inv.due_month - now
             if k < h:
-                k = k if k > 0 else 0
+                if k < 0:
+                    k = 0
                 inflow[k] += inv.amount_wan
                 if inv.loan is not None:
+                    if repaid_at is None:
+                        repaid_at = {}
                     first = repaid_at.get(inv.loan, h)
                     repaid_at[inv.loan] = k if k < first else first
         # an order loan is repaid once, out of the first of its orders' payments to arrive
-        for loan, k in repaid_at.items():
-            inflow[k] -= loan.outstanding_wan + loan.accrued_interest_wan
+        if repaid_at is not None:
+            for loan, k in repaid_at.items():
+                inflow[k] -= loan.outstanding_wan + loan.accrued_interest_wan
         for due, amount in self.external_receivables:
             k = due - now
             if k < h:

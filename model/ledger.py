@@ -106,9 +106,10 @@ class Ledger:
                 return 0.0
             raise AccountingError(f"{kind}: invalid amount {amount_wan!r}")
         flows = self.flow_by_kind
-        kind_total = flows.get(kind)  # None for an unknown kind (every kind is there from the start)
-        if kind_total is None:
-            raise AccountingError(f"unknown transfer kind {kind!r}")
+        try:
+            kind_total = flows[kind]  # every kind is there from the start
+        except KeyError:
+            raise AccountingError(f"unknown transfer kind {kind!r}") from None
         if payer == payee:
             raise AccountingError(f"{kind}: payer and payee are the same account")
         balances = self.balances
