@@ -33,7 +33,6 @@ class ChainLeader(FixedAgent):
         # this month's deployed units, sold outside at the end of the production phase
         self.unit_sales_due_wan = 0.0  # what the units sell for
         self.unit_purchases_due_wan = 0.0  # the non-SME content the leader buys outside
-        self._share_cache: dict[float, float] = {}  # unit content -> SME share (a pure function of the spec)
 
     @property
     def cash_wan(self) -> float:
@@ -67,8 +66,7 @@ class ChainLeader(FixedAgent):
                 value = sme_spend * share / total_share
                 m.counters.orders_placed_wan += value
                 for s, w in zip(suppliers, weights):
-                    s.take_order(self, value * w / wsum, confirmed=s.confirm_draw() < self.spec.confirm_share,
-                                 kpi=prod.kpi, unit_content_wan=prod.unit_value_wan * prod.sme_share)
+                    s.take_order(self, value * w / wsum, confirmed=s.confirm_draw() < self.spec.confirm_share, product=prod)
 
     def _supplier_group(self, seg: str) -> tuple[list, list, float]:
         """(active suppliers of a segment, or all active suppliers if it has none; their
@@ -87,11 +85,12 @@ class ChainLeader(FixedAgent):
         m = self.model
         invoice = Invoice(self, order.seller, order.value_wan, m.month + order.payment_term_months, order.loan)
         self.payables.append(invoice)
-        if order.unit_content_wan > 0:
-            units = order.value_wan / order.unit_content_wan
-            if order.kpi:
-                self.units_deployed[order.kpi] = self.units_deployed.get(order.kpi, 0.0) + units
-            prod_value = order.value_wan / self._sme_share_of(order)
+        prod = order.product
+        if prod is not None and prod.sme_share > 0:
+            if prod.kpi:
+                units = order.value_wan / (prod.unit_value_wan * prod.sme_share)  # SME content per unit
+                self.units_deployed[prod.kpi] = self.units_deployed.get(prod.kpi, 0.0) + units
+            prod_value = order.value_wan / prod.sme_share
             self.unit_sales_due_wan += prod_value * (1.0 + self.spec.unit_margin)
             self.unit_purchases_due_wan += prod_value - order.value_wan
         return invoice
@@ -104,19 +103,6 @@ class ChainLeader(FixedAgent):
         m.ledger.transfer(m.buyers, self.account, self.unit_sales_due_wan, "unit_sale")
         m.ledger.transfer(self.account, m.suppliers, self.unit_purchases_due_wan, "leader_purchase")
         self.unit_sales_due_wan = self.unit_purchases_due_wan = 0.0
-
-    def _sme_share_of(self, order: Order) -> float:
-        content = order.unit_content_wan
-        share = self._share_cache.get(content)
-        if share is None:
-            share = self._share_cache[content] = self._find_sme_share(order)
-        return share
-
-    def _find_sme_share(self, order: Order) -> float:
-        for prod in self.spec.products.values():
-            if abs(prod.unit_value_wan * prod.sme_share - order.unit_content_wan) < 1e-12:
-                return prod.sme_share
-        return 1.0
 
     # -- phase 5: payments ------------------------------------------------------------------
     def payment_delay_months(self) -> int:

@@ -111,7 +111,7 @@ class SME(FixedAgent):
         return self._order_rng.random()
 
     # -- phase 1: orders arrive -------------------------------------------------------------
-    def take_order(self, buyer, value_wan: float, *, confirmed: bool = False, kpi: str = "", unit_content_wan: float = 0.0) -> Order:
+    def take_order(self, buyer, value_wan: float, *, confirmed: bool = False, product=None) -> Order:
         """Book an order and pass the inputs it needs to this SME's active suppliers."""
         m = self.model
         p = m.params
@@ -122,7 +122,7 @@ class SME(FixedAgent):
         own = cost - to_suppliers
         term = buyer.spec.payment_term_months if buyer in m.leader_set else p.sme_payment_term_months
         # positional: an order is made about once per SME-month, and keywords cost more here
-        order = Order(self, buyer, value_wan, m.month, m.month + lead, own, own / lead, term, confirmed, kpi, unit_content_wan)
+        order = Order(self, buyer, value_wan, m.month + lead, own, own / lead, term, confirmed, product)
         self.book.append(order)
         self.orders_month_wan += value_wan
         if suppliers:

@@ -22,14 +22,12 @@ class Order:
     seller: Any
     buyer: Any
     value_wan: float
-    placed_month: int
     due_month: int
     own_cost_wan: float  # what the seller spends outside the chain to make it
     monthly_cost_wan: float  # own cost spread evenly over the lead time
     payment_term_months: int  # the buyer pays this long after delivery (contract term)
     confirmed: bool  # confirmed (确权) by a chain leader: eligible for order financing
-    kpi: str  # deployment KPI the order counts toward ("trucks", "stations", "")
-    unit_content_wan: float  # SME content of one deployed unit (for deployment counts; 0 = none)
+    product: Any  # the leader's ProductSpec this order is SME content of; None for an SME's order
     cost_paid_wan: float = 0.0
     stalled_months: int = 0
     loan: Any = None  # order-financing loan against this order (one loan may finance several)
