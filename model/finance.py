@@ -28,7 +28,13 @@ def annuity_payment(principal_wan: float, annual_rate: float, months: int) -> fl
 def split_instalment(outstanding_wan: float, annual_rate: float, instalment_wan: float) -> tuple[float, float]:
     """(interest, principal) parts of one monthly instalment; principal never exceeds what is owed."""
     interest = outstanding_wan * annual_rate / 12.0
-    principal = min(max(instalment_wan - interest, 0.0), outstanding_wan)
+    # min(max(instalment - interest, 0), outstanding) without the calls (every loan, twice a
+    # month): max(x, 0.0) keeps x unless 0.0 > x; min(x, y) keeps x unless y < x
+    principal = instalment_wan - interest
+    if 0.0 > principal:
+        principal = 0.0
+    if outstanding_wan < principal:
+        principal = outstanding_wan
     return interest, principal
 
 
