@@ -92,15 +92,18 @@ class SME(FixedAgent):
 
     @property
     def credit_outstanding_wan(self) -> float:
-        return math.fsum(loan.outstanding_wan for loan in self.loans)
+        return math.fsum([loan.outstanding_wan for loan in self.loans])
 
     def debt_wan(self) -> float:
         """Term debt (order loans are repaid from the leader's payment and do not count)."""
-        return math.fsum(loan.outstanding_wan for loan in self.loans if not loan.is_bullet)
+        # a list, not a generator, and the instalment, not the is_bullet property: the same
+        # sum, about twice as fast (banks ask for it in every decision)
+        return math.fsum([loan.outstanding_wan for loan in self.loans if loan.instalment_wan != 0.0])
 
     def free_collateral_wan(self) -> float:
-        pledged = math.fsum(loan.collateral_pledged_wan for loan in self.loans if loan.status == PERFORMING)
-        return max(0.0, self.collateral_wan + 0.3 * self.ip_value_wan - pledged)
+        pledged = math.fsum([loan.collateral_pledged_wan for loan in self.loans if loan.status == PERFORMING])
+        free = self.collateral_wan + 0.3 * self.ip_value_wan - pledged
+        return free if free > 0.0 else 0.0  # max(0.0, free)
 
     def signal_draw(self, bank_key: str) -> float:
         """The standard-normal error in a bank's view of this SME (persistent per bank)."""
@@ -236,7 +239,8 @@ class SME(FixedAgent):
             for loan in self.loans:
                 if loan.status == PERFORMING and loan.instalment_wan != 0.0:  # amortising (not bullet)
                     inst = loan.instalment_wan
-                    for k in range(min(h, loan.maturity_month - now + 1)):
+                    months = loan.maturity_month - now + 1
+                    for k in range(months if months < h else h):  # min(h, months)
                         out[k] += inst
                     out[0] += loan.arrears_wan
         for inv in self.payables:
@@ -314,7 +318,8 @@ class SME(FixedAgent):
         return total
 
     def spendable(self, reserve: float) -> float:
-        return max(0.0, self.cash_wan - reserve)
+        cash = self.cash_wan - reserve
+        return cash if cash > 0.0 else 0.0  # max(0.0, cash)
 
     def pay_fixed_costs(self) -> None:
         m = self.model
@@ -370,7 +375,8 @@ class SME(FixedAgent):
         rd = self.rd
         if rd is None:
             return
-        spend = min(rd.budget_wan / rd.months, rd.budget_wan - rd.spent_wan)
+        per_month, left = rd.budget_wan / rd.months, rd.budget_wan - rd.spent_wan
+        spend = left if left < per_month else per_month  # min(per_month, left)
         if self.spendable(reserve) >= spend:
             m.ledger.transfer(self.account, m.suppliers, spend, "rd_spend")
             rd.spent_wan += spend

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from model import finance
@@ -392,3 +392,32 @@ def test_ratio_or_none():
     assert finance.ratio_or_none(0.0, 5.0) == 0.0  # a real zero stays a zero
     assert finance.ratio_or_none(1.0, 0.0) is None
     assert finance.ratio_or_none(0.0, 0.0) is None
+
+
+# The monthly functions clip with conditional expressions instead of min()/max() calls (see
+# the module docstring); these pin that they return exactly what the min/max forms return.
+_any_float = st.floats(allow_nan=True, allow_infinity=True, width=64)
+_money = st.floats(-1e9, 1e9, allow_nan=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(signal=st.floats(-10, 10), base=st.floats(0.0, 1.0), slope=st.floats(0.0, 20.0), lo=_money, hi=_money)
+@example(signal=0.5, base=0.0, slope=1.0, lo=-0.0, hi=1.0)  # a tie of signed zeros: max keeps its first argument
+def test_pd_from_signal_clips_as_min_max(signal, base, slope, lo, hi):
+    pd = base * math.exp(-slope * (signal - 0.5))
+    assert repr(finance.pd_from_signal(signal, base, slope, lo, hi)) == repr(min(max(pd, lo), hi))
+
+
+@settings(max_examples=300, deadline=None)
+@given(exposure=st.floats(1e-9, 1e9), recovery=_any_float)
+@example(exposure=1.0, recovery=1.0)  # 1 - 1 = 0.0 ties with the lower bound
+def test_loss_given_default_clips_as_min_max(exposure, recovery):
+    assert repr(finance.loss_given_default(exposure, recovery)) == repr(min(1.0, max(0.0, 1.0 - recovery / exposure)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(outstanding=_money, rate=st.floats(-1.0, 1.0), instalment=_any_float)
+def test_split_instalment_clips_as_min_max(outstanding, rate, instalment):
+    interest = outstanding * rate / 12.0
+    expected = (interest, min(max(instalment - interest, 0.0), outstanding))
+    assert repr(finance.split_instalment(outstanding, rate, instalment)) == repr(expected)
