@@ -127,7 +127,7 @@ class Bank(Agent):
             term = self.order_loan_maturity(orders) - m.month
             # the loan is repaid from the leaders' payments: the leaders' risk, plus the SME
             # failing to deliver (a weighted part of its own default risk over the term)
-            leader_pd = max(o.buyer.spec.pd_annual for o in orders)
+            leader_pd = self.highest_leader_pd(orders)
             pd_term = finance.combine_pd(finance.pd_over_term(leader_pd, term),
                                          p.order_delivery_risk_share * finance.pd_over_term(self.estimated_pd(sme), term))
             pd_annual = finance.annualise_pd(pd_term, term)
@@ -148,7 +148,8 @@ class Bank(Agent):
                     return Decision(False, "insufficient collateral")
                 lgd = finance.loss_given_default(amount_wan, pledged * haircut * p.receivable_recovery_share)
             else:
-                amount_wan = min(amount_wan, p.tech_credit_max_wan)
+                cap = p.tech_credit_max_wan
+                amount_wan = cap if cap < amount_wan else amount_wan  # min(amount, cap)
                 lgd = 0.9  # unsecured: little is recovered
             if sme.debt_wan() + amount_wan > p.max_debt_to_annual_sales * 12.0 * sme.expected_sales_wan:
                 return Decision(False, "leverage")
@@ -160,7 +161,7 @@ class Bank(Agent):
         fund_share = 0.0
         if package.fund_eligible and m.fund.can_back(amount_wan):
             fund_share = p.fund_coverage + (p.fund_credit_loan_bonus if instrument == "tech_credit" else 0.0)
-            fund_share = min(fund_share, 1.0)
+            fund_share = fund_share if fund_share < 1.0 else 1.0  # min(fund_share, 1.0)
         over = self.reported_npl_ratio > p.npl_tolerance  # self.over_tolerance()
         key = (insured, fund_share, over)
         cover = self._cover_cache.get(key)
@@ -185,7 +186,22 @@ class Bank(Agent):
 
     def order_loan_maturity(self, orders) -> int:
         """An order loan falls due a grace period after the last expected leader payment."""
-        return max(o.due_month + o.buyer.spec.payment_term_months for o in orders) + self.model.params.order_loan_grace_months
+        last = None  # max() over the orders, written out: a max() call over a generator costs
+        for o in orders:  # more than the loop on CPython 3.12 (see model/finance.py)
+            pay = o.due_month + o.buyer.spec.payment_term_months
+            if last is None or pay > last:
+                last = pay
+        return last + self.model.params.order_loan_grace_months
+
+    @staticmethod
+    def highest_leader_pd(orders) -> float:
+        """The annual PD of the riskiest leader among the buyers of `orders` (max(), written out)."""
+        highest = None
+        for o in orders:
+            pd = o.buyer.spec.pd_annual
+            if highest is None or pd > highest:
+                highest = pd
+        return highest
 
     def lend(self, sme, instrument: str, package_name: str, decision: Decision, orders=()) -> Loan:
         """Write the approved loan and disburse it."""

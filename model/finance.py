@@ -52,7 +52,14 @@ def subsidy_rate(contract_rate: float, subsidy_pp: float, subsidy_share: float, 
     """Annual interest subsidy as a rate: `subsidy_pp` points plus `subsidy_share` of the rate,
     capped at `cap_pp` points and at the rate itself (a subsidy never pays the borrower)."""
     raw = subsidy_pp / 100.0 + subsidy_share * contract_rate
-    return max(0.0, min(raw, cap_pp / 100.0, contract_rate))
+    # max(0.0, min(raw, cap, rate)) without the calls (see the module docstring)
+    cap = cap_pp / 100.0
+    rate = raw
+    if cap < rate:
+        rate = cap
+    if contract_rate < rate:
+        rate = contract_rate
+    return rate if rate > 0.0 else 0.0
 
 
 # --- risk --------------------------------------------------------------------------------
@@ -205,7 +212,8 @@ def bank_reward(new_tech_credit_wan: float, reward_wan_per_100m: float) -> float
 
 def fund_capacity(balance_wan: float, backed_outstanding_wan: float, max_leverage: float) -> float:
     """New credit the fund can still back: balance x leverage limit less what it backs already."""
-    return max(0.0, balance_wan * max_leverage - backed_outstanding_wan)
+    room = balance_wan * max_leverage - backed_outstanding_wan
+    return room if room > 0.0 else 0.0  # max(0.0, room)
 
 
 def stop_loss_payment(claims_wan: float, premiums_wan: float, suspend_loss_ratio: float,

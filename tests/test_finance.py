@@ -421,3 +421,16 @@ def test_split_instalment_clips_as_min_max(outstanding, rate, instalment):
     interest = outstanding * rate / 12.0
     expected = (interest, min(max(instalment - interest, 0.0), outstanding))
     assert repr(finance.split_instalment(outstanding, rate, instalment)) == repr(expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rate=_any_float, pp=_money, share=st.floats(-2.0, 2.0), cap=_money)
+def test_subsidy_rate_clips_as_min_max(rate, pp, share, cap):
+    raw = pp / 100.0 + share * rate
+    assert repr(finance.subsidy_rate(rate, pp, share, cap)) == repr(max(0.0, min(raw, cap / 100.0, rate)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(balance=_money, backed=_money, leverage=st.floats(0.0, 50.0))
+def test_fund_capacity_clips_as_max(balance, backed, leverage):
+    assert repr(finance.fund_capacity(balance, backed, leverage)) == repr(max(0.0, balance * leverage - backed))
