@@ -71,8 +71,13 @@ class SME(FixedAgent):
         # R&D outcomes and bank-signal errors in every scenario of a paired comparison, as
         # long as it is alive; one draw per month each, whether or not it is used.
         self._month_rng = random.Random(seed)
-        self._rd_rng = random.Random(seed + 1)  # outcomes, in project order
-        self._order_rng = random.Random(seed + 2)  # confirmations of its orders, in order
+        # R&D outcomes (in project order, from seed + 1) and confirmations of its orders (in
+        # order, from seed + 2) come from streams made at their first draw: tier-2 SMEs never
+        # have an order confirmed and many SMEs never finish a project, and each stream holds
+        # 2.5 KB of state (50 MB and a tenth of the garbage collector's objects at 10,000 SMEs)
+        self._seed = seed
+        self._rd_rng: random.Random | None = None
+        self._order_rng: random.Random | None = None
         self._signal_draws = {bank.key: self._month_rng.gauss(0.0, 1.0) for bank in model.banks}
         pd_true = finance.pd_from_signal(quality, p.pd_base_annual, p.pd_quality_slope)
         self.shock_hazard_month = 1.0 - (1.0 - pd_true) ** (1.0 / 12.0)
@@ -111,7 +116,17 @@ class SME(FixedAgent):
 
     def confirm_draw(self) -> float:
         """A uniform draw for a leader's decision to confirm (确权) an order from this SME."""
-        return self._order_rng.random()
+        rng = self._order_rng
+        if rng is None:
+            rng = self._order_rng = random.Random(self._seed + 2)
+        return rng.random()
+
+    def rd_draw(self) -> float:
+        """A uniform draw for an outcome of this SME's R&D (success; a claimable failure)."""
+        rng = self._rd_rng
+        if rng is None:
+            rng = self._rd_rng = random.Random(self._seed + 1)
+        return rng.random()
 
     # -- phase 1: orders arrive -------------------------------------------------------------
     def take_order(self, buyer, value_wan: float, *, confirmed: bool = False, product=None) -> Order:
@@ -384,7 +399,7 @@ class SME(FixedAgent):
         else:
             rd.stalled_months += 1
         if rd.months_done >= rd.months:
-            self.finish_rd(self._rd_rng.random() < rd.success_prob * m.rd_multiplier(), completed=True)
+            self.finish_rd(self.rd_draw() < rd.success_prob * m.rd_multiplier(), completed=True)
         elif rd.stalled_months > m.params.max_order_delay_months * 2:
             self.finish_rd(False, completed=False)  # abandoned for lack of money: not an insured event
 
@@ -404,7 +419,7 @@ class SME(FixedAgent):
             else:
                 m.counters.rd_abandoned += 1
             # only a technical failure as the policy defines it is an insured event
-            if completed and self._rd_rng.random() < p.rd_claimable_share and rd.sum_insured_wan > 0:
+            if completed and self.rd_draw() < p.rd_claimable_share and rd.sum_insured_wan > 0:
                 m.insurer.pay_rd_claim(self, min(rd.sum_insured_wan, rd.spent_wan))
 
     def work_on_orders(self, reserve: float) -> float:
