@@ -451,7 +451,11 @@ class FrozenParams:
         self.__dict__["_source"] = params
 
     def __getattr__(self, name: str):  # only for what is not a copied value
-        return getattr(self.__dict__["_source"], name)
+        try:
+            source = self.__dict__["_source"]
+        except KeyError:  # while copy or pickle rebuilds the object, before its values are back
+            raise AttributeError(name) from None
+        return getattr(source, name)
 
     def __setattr__(self, name: str, value) -> None:
         raise ParameterError(name, "parameters cannot change while a model runs; pass them when the model is built")

@@ -3,9 +3,11 @@ determinism, the public API of issue 2, and the linearity of the month."""
 
 from __future__ import annotations
 
+import copy
 import inspect
 import math
 import multiprocessing
+import pickle
 import warnings
 
 import mesa
@@ -353,6 +355,14 @@ class TestScenario:
         with pytest.raises(ParameterError, match="fund_coverage"):
             m.params.fund_coverage = 0.9
         assert m.params.fund_coverage == 0.4
+
+    def test_params_and_model_survive_copy_and_pickle(self):
+        m = HydrogenChainModel(rng=1, n_smes=20, fund_coverage=0.4)
+        for copied in (copy.copy(m.params), copy.deepcopy(m.params), pickle.loads(pickle.dumps(m.params))):
+            assert copied == m.params and copied.fund_coverage == 0.4
+        m.run(2)
+        again = pickle.loads(pickle.dumps(m))
+        assert again.params.fund_coverage == 0.4 and again.summary() == m.summary()
 
     def test_frozen_while_running(self):
         m = HydrogenChainModel(rng=1, n_smes=20)
