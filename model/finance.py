@@ -3,8 +3,8 @@
 Units: money in CNY 10k (wan); rates are fractions per year; terms in months.
 Every function is exact arithmetic on its inputs, so each has an exact unit test.
 
-The functions an agent calls every month clip with conditional expressions, not min() and
-max(): on CPython 3.12 a two-argument min() costs about 330 ns against 27 ns (the builtins
+The functions agents call every month (the PD curve, LGD, instalments, the subsidy rate, the
+fund's capacity) clip with conditional expressions, not min() and max(): on CPython 3.12 a two-argument min() costs about 330 ns against 27 ns (the builtins
 take the generic iterator-and-keywords path). `b if b < a else a` is exactly min(a, b) and
 `b if b > a else a` exactly max(a, b), ties and NaN included, so results do not change.
 """
