@@ -42,7 +42,9 @@ def test_bench_writes_the_expected_keys(tmp_path, monkeypatch, capsys):
     check_figures(data)
     assert set(data["ratio_vs_boltzmann"]) == {"60", "120"}
     assert "cost_10000_vs_1000" not in data["scaling"]  # only when both sizes are on the curve
-    assert "µs" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "µs" in printed
+    assert "pool start excluded" in printed  # the steady speed-up next to the wall one
 
 
 @pytest.mark.slow
