@@ -75,11 +75,20 @@ class Bank(Agent):
 
     @property
     def capital_wan(self) -> float:
-        return self.model.ledger.balance(self.account) + self.outstanding_wan - self.funding_liability_wan
+        return self.capital_with_book_wan(self.outstanding_wan)
+
+    def capital_with_book_wan(self, book_wan: float) -> float:
+        """Capital (cash + loans - funding owed) when the loan book is worth `book_wan`: the
+        book now, the book reported at the start of the month, or a shared scan of it."""
+        return self.model.ledger.balance(self.account) + book_wan - self.funding_liability_wan
 
     def npl_ratio(self) -> float:
-        out = self.outstanding_wan
-        return self.npl_outstanding_wan / out if out > 0 else 0.0
+        return self.npl_share(self.npl_outstanding_wan, self.outstanding_wan)
+
+    @staticmethod
+    def npl_share(npl_wan: float, outstanding_wan: float) -> float:
+        """Non-performing share of a loan book (0 for an empty book)."""
+        return npl_wan / outstanding_wan if outstanding_wan > 0 else 0.0
 
     def open_book(self) -> None:
         """Month-start report of the loan book, read by this month's decisions."""
@@ -91,7 +100,7 @@ class Bank(Agent):
         return self.reported_npl_ratio > self.model.params.npl_tolerance
 
     def capital_for_decisions_wan(self) -> float:
-        return self.model.ledger.balance(self.account) + self.book_outstanding_wan - self.funding_liability_wan
+        return self.capital_with_book_wan(self.book_outstanding_wan)
 
     # -- underwriting (decide, then apply) ---------------------------------------------------
     def signal_noise(self, sme) -> float:

@@ -74,7 +74,8 @@ class SME(FixedAgent):
         # R&D outcomes (in project order, from seed + 1) and confirmations of its orders (in
         # order, from seed + 2) come from streams made at their first draw: tier-2 SMEs never
         # have an order confirmed and many SMEs never finish a project, and each stream holds
-        # 2.5 KB of state (50 MB and a tenth of the garbage collector's objects at 10,000 SMEs)
+        # 2.5 KB of state (at 10,000 SMEs: about 30 MB less peak memory, measured, and a tenth
+        # fewer objects for every full garbage collection)
         self._seed = seed
         self._rd_rng: random.Random | None = None
         self._order_rng: random.Random | None = None
@@ -250,14 +251,13 @@ class SME(FixedAgent):
                 spend = per_month if per_month < left else left
                 out[k] += spend
                 left -= spend
-        if self.loans:
-            for loan in self.loans:
-                if loan.status == PERFORMING and loan.instalment_wan != 0.0:  # amortising (not bullet)
-                    inst = loan.instalment_wan
-                    months = loan.maturity_month - now + 1
-                    for k in range(months if months < h else h):  # min(h, months)
-                        out[k] += inst
-                    out[0] += loan.arrears_wan
+        for loan in self.loans:
+            if loan.status == PERFORMING and loan.instalment_wan != 0.0:  # amortising (not bullet)
+                inst = loan.instalment_wan
+                months = loan.maturity_month - now + 1
+                for k in range(months if months < h else h):  # min(h, months)
+                    out[k] += inst
+                out[0] += loan.arrears_wan
         for inv in self.payables:
             k = inv.due_month - now
             if k < h:

@@ -174,15 +174,13 @@ def insurer_claims_wan(m) -> float:
 
 def bank_capital_wan(m, index: int) -> float:
     """`Bank.capital_wan`, from the shared scan of the loan book."""
-    bank = m.banks[index]
-    return m.ledger.balance(bank.account) + _loans(m)["bank_wan"][index] - bank.funding_liability_wan
+    return m.banks[index].capital_with_book_wan(_loans(m)["bank_wan"][index])
 
 
 def bank_npl_ratio(m, index: int) -> float:
     """`Bank.npl_ratio()`, from the shared scan of the loan book."""
     loans = _loans(m)
-    out = loans["bank_wan"][index]
-    return loans["bank_npl_wan"][index] / out if out > 0 else 0.0
+    return m.banks[index].npl_share(loans["bank_npl_wan"][index], loans["bank_wan"][index])
 
 
 def credit_by_package_wan(m, package: str) -> float:
