@@ -251,6 +251,36 @@ def peak_memory(n_smes: int, months: int, seed: int) -> dict:
 
 
 # -- the benchmark --------------------------------------------------------------------------------
+# Both timings move with the machine, and not by the same factor: on two virtual machines of
+# the same kind, Boltzmann's 1,000-agent step took 11.4 and 5.3 µs, our 1,000-SME month 51 and
+# about 35 µs (22 Nov, a day apart). The CPU and its caches are recorded so that figures from different machines are not
+# compared as if they were one.
+def _cpu_model() -> str | None:
+    """The CPU's model name (Linux /proc/cpuinfo), or None where it cannot be read."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def _cpu_caches() -> dict[str, str]:
+    """Cache sizes of the first CPU by level and type (Linux sysfs), e.g. {"L2": "512K"}."""
+    caches = {}
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            level = (index / "level").read_text().strip()
+            kind = (index / "type").read_text().strip()
+            size = (index / "size").read_text().strip()
+        except OSError:
+            continue
+        caches[f"L{level}" + {"Data": "d", "Instruction": "i"}.get(kind, "")] = size
+    return caches
+
+
 def machine() -> dict:
     import mesa
 
@@ -261,6 +291,8 @@ def machine() -> dict:
         "mesa": mesa.__version__,
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
+        "cpu_model": _cpu_model(),
+        "cpu_caches": _cpu_caches(),
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
     }
 
@@ -296,8 +328,10 @@ def run_bench(quick: bool = False, seed: int = 1, say=print) -> dict:
     cfg = QUICK if quick else FULL
     t_start = time.perf_counter()
     result: dict = {"quick": quick, "seed": seed, "machine": machine(), "per_n": {}}
-    say(f"h2chain bench ({'quick' if quick else 'full'}) on {result['machine']['cpu_count']} CPUs, "
-        f"load {result['machine']['load_average']}, Python {result['machine']['python']}, Mesa {result['machine']['mesa']}")
+    mach = result["machine"]
+    caches = ", ".join(f"{k} {v}" for k, v in mach["cpu_caches"].items() if k[:2] in ("L2", "L3"))
+    say(f"h2chain bench ({'quick' if quick else 'full'}) on {mach['cpu_count']} CPUs ({mach['cpu_model'] or 'CPU unknown'}"
+        f"{'; ' + caches if caches else ''}), load {mach['load_average']}, Python {mach['python']}, Mesa {mach['mesa']}")
     say("head to head (µs per agent-step / SME-month, alternating, medians):")
     for n, months, reps in cfg["per_n"]:
         result["per_n"][str(n)] = head_to_head(n, months, reps, seed, say)

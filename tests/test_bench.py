@@ -24,7 +24,7 @@ TINY = {
 def check_figures(data: dict) -> None:
     for key in ("machine", "per_n", "ratio_vs_boltzmann", "scaling", "batch", "memory", "run_60_months_1000_smes_s"):
         assert key in data
-    assert {"cpu_count", "python", "mesa", "load_average"} <= set(data["machine"])
+    assert {"cpu_count", "python", "mesa", "load_average", "cpu_model", "cpu_caches"} <= set(data["machine"])
     for n, ratios in data["ratio_vs_boltzmann"].items():
         assert set(ratios) == set(bench.SCENARIOS)
         assert all(r > 0 for r in ratios.values())
