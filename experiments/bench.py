@@ -252,9 +252,9 @@ def peak_memory(n_smes: int, months: int, seed: int) -> dict:
 
 # -- the benchmark --------------------------------------------------------------------------------
 # Both timings move with the machine, and not by the same factor: on two virtual machines of
-# the same kind, Boltzmann's 1,000-agent step took 11.4 and 5.3 µs, our 1,000-SME month 51 and
-# about 35 µs (22 Nov, a day apart). The CPU and its caches are recorded so that figures from different machines are not
-# compared as if they were one.
+# the same kind (22 Nov, hours apart), Boltzmann's 1,000-agent step took 11.4 and 5.3 µs, our
+# 1,000-SME month 51 and about 35 µs. The CPU and its caches are recorded so that figures from
+# different machines are not compared as if they were one.
 def _cpu_model() -> str | None:
     """The CPU's model name (Linux /proc/cpuinfo), or None where it cannot be read."""
     try:
