@@ -20,6 +20,7 @@ from agents.bank import SME_REASONS
 from agents.sme import DEFAULTED
 
 from . import finance, network, reporters
+from .collector import YOUNG_THRESHOLD, rarer_collections
 from .instruments import NPL, Order
 from .ledger import AccountingError, AuditLedger, Ledger
 from .params import FrozenParams, ModelParams, ParameterError
@@ -273,11 +274,14 @@ class HydrogenChainModel(Model):
                 self.check_books(phase.__name__)
         reporters.collect(self)
 
-    def run(self, months: int) -> HydrogenChainModel:
+    def run(self, months: int, *, gc_young_threshold: int | None = YOUNG_THRESHOLD) -> HydrogenChainModel:
+        """Run `months` months. The garbage collector runs rarer meanwhile (see
+        `model.collector`; results are the same); `gc_young_threshold=None` leaves it alone."""
         if months < 0:
             raise ParameterError("months", f"{months} is negative; allowed >= 0")
-        for _ in range(months):
-            self.step()
+        with rarer_collections(gc_young_threshold):
+            for _ in range(months):
+                self.step()
         return self
 
     def active_smes(self) -> list[SME]:
