@@ -14,7 +14,8 @@ Figures (all written to `--json FILE`):
   garbage-collector threshold as our `run` (`model.collector`): the ratio compares the
   models' work, not the collector's settings (at 10,000 agents the default threshold made
   Boltzmann's step 12.9 µs against 8.8, measured).
-- `scaling`: µs per SME-month from 100 to 20,000 SMEs, and the cost at 10,000 over 1,000.
+- `scaling`: µs per SME-month from 100 to 20,000 SMEs (sizes interleaved, medians), and the
+  cost at 10,000 over 1,000, also as the median of each round's own ratio.
 - `run_60_months_1000_smes_s`: wall time of a 60-month, 1,000-SME run (construction, the
   monthly frame and the summary included; imports not), each in a fresh process, median of 3
   (1 with `--quick`).
@@ -127,6 +128,37 @@ def run_60_months(n: int = 1_000, seed: int = 1) -> dict:
     model.summary()
     c3, t3 = time.process_time(), time.perf_counter()
     return {"n_smes": n, "months": 60, "construct_s": t1 - t0, "run_s": t2 - t1, "total_s": t3 - t0, "cpu_s": c3 - c0}
+
+
+def scaling_curve(points, reps: int, seed: int, reuse: dict) -> dict:
+    """µs per SME-month of the default scenario at each (N, months) in `points`, median of
+    `reps` rounds. Each round times every size once, smallest first, so that a machine that
+    slows down for a minute slows every size alike; the cost at 10,000 over 1,000 is also
+    given as the median of each round's own ratio. `reuse`: head-to-head figures (per N) to
+    take instead of timing again, where their months match (the quick benchmark)."""
+    samples: dict[str, list[float]] = {}
+    curve: dict[str, dict] = {}
+    for n, months in points:
+        same = reuse.get(str(n))
+        if same is not None and same["months"] == months:
+            curve[str(n)] = {"months": months, "us_per_sme_month": same["model_us_per_sme_month"]["default"],
+                             "from": "head to head"}
+        else:
+            samples[str(n)] = []
+            curve[str(n)] = {"months": months}
+    for k in range(reps):
+        for n, months in points:
+            if str(n) in samples:
+                samples[str(n)].append(time_model(n, months, None, seed + k)[0])
+    for n, runs in samples.items():
+        curve[n].update(us_per_sme_month=statistics.median(runs), samples_us=runs)
+    out: dict = {"curve": curve}
+    if "1000" in curve and "10000" in curve:
+        out["cost_10000_vs_1000"] = curve["10000"]["us_per_sme_month"] / curve["1000"]["us_per_sme_month"]
+        if "1000" in samples and "10000" in samples:
+            out["cost_10000_vs_1000_paired_median"] = statistics.median(
+                big / small for big, small in zip(samples["10000"], samples["1000"]))
+    return out
 
 
 # -- batch throughput --------------------------------------------------------------------------
@@ -348,22 +380,14 @@ def run_bench(quick: bool = False, seed: int = 1, say=print) -> dict:
             + "; ".join(f"{sc} {r['model_us_per_sme_month'][sc]:.2f} µs/SME-month = {r['ratio_vs_boltzmann'][sc]:.2f}x"
                         for sc in SCENARIOS))
 
-    say("scaling (default scenario, µs per SME-month):")
-    curve = {}
-    for n, months in cfg["scaling"]:
-        same = result["per_n"].get(str(n))
-        if quick and same is not None and same["months"] == months:
-            curve[str(n)] = {"months": months, "us_per_sme_month": same["model_us_per_sme_month"]["default"],
-                             "from": "head to head"}
-        else:
-            runs = [time_model(n, months, None, seed + k)[0] for k in range(cfg["scaling_reps"])]
-            curve[str(n)] = {"months": months, "us_per_sme_month": statistics.median(runs)}
-        say(f"  {n:>6} SMEs x {months} months: {curve[str(n)]['us_per_sme_month']:.2f}")
-    scaling = {"curve": curve}
-    if "1000" in curve and "10000" in curve:
-        scaling["cost_10000_vs_1000"] = curve["10000"]["us_per_sme_month"] / curve["1000"]["us_per_sme_month"]
-        say(f"  per-SME cost at 10,000 / at 1,000: {scaling['cost_10000_vs_1000']:.2f}")
-    result["scaling"] = scaling
+    say("scaling (default scenario, µs per SME-month; sizes interleaved, medians):")
+    result["scaling"] = scaling = scaling_curve(cfg["scaling"], cfg["scaling_reps"], seed, result["per_n"] if quick else {})
+    for n, point in scaling["curve"].items():
+        say(f"  {int(n):>6} SMEs x {point['months']} months: {point['us_per_sme_month']:.2f}")
+    if "cost_10000_vs_1000" in scaling:
+        paired = scaling.get("cost_10000_vs_1000_paired_median")
+        say(f"  per-SME cost at 10,000 / at 1,000: {scaling['cost_10000_vs_1000']:.2f}"
+            + (f" (median of the rounds' own ratios: {paired:.2f})" if paired is not None else ""))
 
     run60 = run_60_months_fresh(cfg["run_60"]["n_smes"], seed, cfg["run_60"]["reps"])
     result["run_60_months_1000_smes"] = run60

@@ -82,3 +82,24 @@ def test_perf_count_by_function_counts_the_months_work_without_valgrind(monkeypa
     assert [c for _, c in rows] == sorted((c for _, c in rows), reverse=True)
     assert perf_count.bytecodes_by_function(20, 2, None) == rows
     assert perf_count.main(["--smes", "20", "--months", "2", "--by-function", "3"]) == 0
+
+
+def test_scaling_interleaves_sizes_and_pairs_the_rounds(monkeypatch):
+    calls = []
+    # µs per SME-month by (N, round): the machine drifts between rounds
+    table = {(1_000, 1): 10.0, (10_000, 1): 12.0, (1_000, 2): 20.0, (10_000, 2): 36.0,
+             (1_000, 3): 30.0, (10_000, 3): 40.0}
+
+    def fake_time_model(n, months, scenario, seed):
+        calls.append((n, seed))
+        return table[(n, seed)], 0.0
+
+    monkeypatch.setattr(bench, "time_model", fake_time_model)
+    reuse = {"100": {"months": 6, "model_us_per_sme_month": {"default": 7.0}}}
+    out = bench.scaling_curve(((100, 6), (1_000, 12), (10_000, 12)), 3, 1, reuse)
+    assert calls == [(1_000, 1), (10_000, 1), (1_000, 2), (10_000, 2), (1_000, 3), (10_000, 3)]
+    assert out["curve"]["100"] == {"months": 6, "us_per_sme_month": 7.0, "from": "head to head"}
+    assert out["curve"]["1000"]["us_per_sme_month"] == 20.0
+    assert out["curve"]["10000"]["samples_us"] == [12.0, 36.0, 40.0]
+    assert out["cost_10000_vs_1000"] == pytest.approx(36.0 / 20.0)
+    assert out["cost_10000_vs_1000_paired_median"] == pytest.approx(40.0 / 30.0)  # of 1.2, 1.8, 1.33
