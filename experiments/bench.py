@@ -10,11 +10,11 @@ Figures (all written to `--json FILE`):
   N-cell grid, i.e. Mesa's default density of one agent per cell; its data collection on)
   and µs per SME-month of our model (N SMEs, `plan_scale = N / 300` so orders per SME stay
   as calibrated, data collection on), default scenario and `north_china_hydrogen_capital`;
-  `ratio_vs_boltzmann` = ours / Boltzmann, per N (medians over medians; `ratio_paired_median`
-  is the median of each repetition's own ratio, printed next to it). Boltzmann's steps run under the same
-  garbage-collector threshold as our `run` (`model.collector`): the ratio compares the
-  models' work, not the collector's settings (at 10,000 agents the default threshold made
-  Boltzmann's step 12.9 µs against 8.8, measured).
+  `ratio_vs_boltzmann` = ours / Boltzmann, per N (a ratio of medians; `ratio_paired_median`
+  is the median of each repetition's own ratio, printed next to it). Boltzmann's steps run
+  under the same garbage-collector threshold as our `run` (`model.collector`): the ratio
+  compares the models' work, not the collector's settings (at 10,000 agents the default
+  threshold made Boltzmann's step 12.9 µs against 8.8, measured).
 - `scaling`: µs per SME-month from 100 to 20,000 SMEs (sizes interleaved, medians), and the
   cost at 10,000 over 1,000, also as the median of each round's own ratio.
 - `run_60_months_1000_smes_s`: wall time of a 60-month, 1,000-SME run (construction, the
