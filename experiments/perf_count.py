@@ -6,9 +6,14 @@ smaller than that needs `--by-function`, which is exact.
 
     python -m experiments.perf_count [--smes 300] [--months 12] [--scenario NAME]
     python -m experiments.perf_count --by-function 20    # where the work is, by function
+    python -m experiments.perf_count --smes 1000 --vs-boltzmann   # and the ratio in instructions
 
 Counts the instructions of a run of M months and of the same model with 0 months (imports
-and construction), and prints the difference per SME-month. Needs `valgrind` (Debian:
+and construction), and prints the difference per SME-month. `--vs-boltzmann` does the same
+for Mesa's BoltzmannWealth and prints our SME-month over its agent-step: a ratio that, unlike
+the benchmark's ratio of times, does not move with the machine's caches (on two machines of
+the same kind the timed ratio was 4.5x and 6.6x for the same code), though instructions are
+not time either. Needs `valgrind` (Debian:
 `apt-get install valgrind`); about 50 times slower than a plain run, so keep it small.
 
 `--by-function N` counts instead the Python bytecodes each function executes during the
@@ -38,12 +43,36 @@ n, months, scenario = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] or None
 HydrogenChainModel(scenario=scenario, rng=1, n_smes=n, plan_scale=n / 300).run(months)
 """
 
+# Mesa's BoltzmannWealth as `h2chain bench` runs it: N agents on an N-cell grid, its steps
+# under the collector threshold our `run` uses
+_BOLTZMANN_CHILD = """
+import sys
+from mesa.examples import BoltzmannWealth
+from mesa.examples.basic.boltzmann_wealth_model.model import BoltzmannScenario
+from experiments.bench import boltzmann_grid
+from model.collector import rarer_collections
+n, steps = int(sys.argv[1]), int(sys.argv[2])
+width, height = boltzmann_grid(n)
+model = BoltzmannWealth(scenario=BoltzmannScenario(n=n, width=width, height=height, rng=1))
+with rarer_collections():
+    for _ in range(steps):
+        model.step()
+"""
+
 
 def instructions(n_smes: int, months: int, scenario: str | None) -> int:
     """Instructions callgrind collects for one process that builds the model and runs it."""
+    return _callgrind(_CHILD, str(n_smes), str(months), scenario or "")
+
+
+def boltzmann_instructions(n_agents: int, steps: int) -> int:
+    """The same for Mesa's BoltzmannWealth with `n_agents` agents and `steps` steps."""
+    return _callgrind(_BOLTZMANN_CHILD, str(n_agents), str(steps))
+
+
+def _callgrind(code: str, *args: str) -> int:
     env = child_env(PYTHONHASHSEED="0")  # string hashes change dict probing, and so the count, by ~2 %
-    cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-           sys.executable, "-c", _CHILD, str(n_smes), str(months), scenario or ""]
+    cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-c", code, *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, check=True)
     found = re.search(r"Collected : (\d+)", proc.stderr)
     if found is None:
@@ -98,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", default=None, help="a shipped scenario (default: the defaults)")
     parser.add_argument("--by-function", type=int, default=0, metavar="N",
                         help="count Python bytecodes by function instead (no valgrind) and print the top N")
+    parser.add_argument("--vs-boltzmann", action="store_true",
+                        help="also count Mesa's BoltzmannWealth (as many agents, as many steps) and print the ratio")
     args = parser.parse_args(argv)
     if args.smes < 1 or args.months < 1:
         print("perf_count: --smes and --months must be at least 1", file=sys.stderr)
@@ -116,6 +147,11 @@ def main(argv: list[str] | None = None) -> int:
     per = (run - built) / (args.smes * args.months)
     print(f"{per:,.0f} instructions per SME-month ({args.smes} SMEs x {args.months} months, "
           f"scenario {args.scenario or 'defaults'}; construction and imports: {built:,})")
+    if args.vs_boltzmann:
+        reference = (boltzmann_instructions(args.smes, args.months) - boltzmann_instructions(args.smes, 0)) \
+            / (args.smes * args.months)
+        print(f"{reference:,.0f} instructions per agent-step of BoltzmannWealth ({args.smes} agents x "
+              f"{args.months} steps); ratio {per / reference:.2f}")
     return 0
 
 

@@ -84,6 +84,35 @@ def test_perf_count_by_function_counts_the_months_work_without_valgrind(monkeypa
     assert perf_count.main(["--smes", "20", "--months", "2", "--by-function", "3"]) == 0
 
 
+def test_perf_count_vs_boltzmann_counts_both_models_months_and_prints_the_ratio(monkeypatch, capsys):
+    """The ratio is (ours with M months - ours with 0) / (Boltzmann with M steps - with 0),
+    each per agent-step; the child programs given to valgrind are the real ones."""
+    import subprocess
+    import sys
+
+    from experiments import perf_count
+
+    seen = []
+
+    def fake_callgrind(code, *args):
+        seen.append((code, args))
+        # the child program really runs (without valgrind), so a broken one fails here
+        subprocess.run([sys.executable, "-c", code, *(["5", "1", ""][:len(args)])], check=True,
+                       cwd=perf_count.ROOT, env=perf_count.child_env())
+        n, steps = int(args[0]), int(args[1])
+        per_step = 100 if code is perf_count._CHILD else 40
+        return 1_000 + per_step * n * steps
+
+    monkeypatch.setattr(perf_count.shutil, "which", lambda name: "/usr/bin/valgrind")
+    monkeypatch.setattr(perf_count, "_callgrind", fake_callgrind)
+    assert perf_count.main(["--smes", "30", "--months", "2", "--vs-boltzmann"]) == 0
+    out = capsys.readouterr().out
+    assert "100 instructions per SME-month" in out
+    assert "40 instructions per agent-step of BoltzmannWealth (30 agents x 2 steps); ratio 2.50" in out
+    assert [(code is perf_count._BOLTZMANN_CHILD, args) for code, args in seen] == [
+        (False, ("30", "0", "")), (False, ("30", "2", "")), (True, ("30", "2")), (True, ("30", "0"))]
+
+
 def test_scaling_interleaves_sizes_and_pairs_the_rounds(monkeypatch):
     calls = []
     # µs per SME-month by (N, round): the machine drifts between rounds
