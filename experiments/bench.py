@@ -84,21 +84,31 @@ def boltzmann_grid(n: int) -> tuple[int, int]:
     return width, height
 
 
-def time_boltzmann(n: int, steps: int, seed: int) -> float:
-    """µs per agent-step of Mesa's BoltzmannWealth (with its data collection)."""
+def build_boltzmann(n: int, seed: int):
+    """Mesa's BoltzmannWealth with `n` agents on an `n`-cell grid (its data collection on)."""
     from mesa.examples import BoltzmannWealth
     from mesa.examples.basic.boltzmann_wealth_model.model import BoltzmannScenario
 
+    width, height = boltzmann_grid(n)
+    return BoltzmannWealth(scenario=BoltzmannScenario(n=n, width=width, height=height, rng=seed))
+
+
+def run_boltzmann(model, steps: int) -> None:
+    """`steps` steps of a BoltzmannWealth model, under the collector threshold our model's
+    `run` uses (see the module docstring)."""
     from model.collector import rarer_collections
 
-    width, height = boltzmann_grid(n)
-    model = BoltzmannWealth(scenario=BoltzmannScenario(n=n, width=width, height=height, rng=seed))
-    with rarer_collections():  # as in our model's run (see the module docstring)
-        t0 = time.perf_counter()
+    with rarer_collections():
         for _ in range(steps):
             model.step()
-        elapsed = time.perf_counter() - t0
-    return elapsed / (n * steps) * 1e6
+
+
+def time_boltzmann(n: int, steps: int, seed: int) -> float:
+    """µs per agent-step of Mesa's BoltzmannWealth (with its data collection)."""
+    model = build_boltzmann(n, seed)
+    t0 = time.perf_counter()
+    run_boltzmann(model, steps)
+    return (time.perf_counter() - t0) / (n * steps) * 1e6
 
 
 def build_model(n: int, scenario: str | None, seed: int):

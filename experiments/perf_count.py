@@ -43,20 +43,12 @@ n, months, scenario = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] or None
 HydrogenChainModel(scenario=scenario, rng=1, n_smes=n, plan_scale=n / 300).run(months)
 """
 
-# Mesa's BoltzmannWealth as `h2chain bench` runs it: N agents on an N-cell grid, its steps
-# under the collector threshold our `run` uses
+# Mesa's BoltzmannWealth as `h2chain bench` runs it
 _BOLTZMANN_CHILD = """
 import sys
-from mesa.examples import BoltzmannWealth
-from mesa.examples.basic.boltzmann_wealth_model.model import BoltzmannScenario
-from experiments.bench import boltzmann_grid
-from model.collector import rarer_collections
+from experiments.bench import build_boltzmann, run_boltzmann
 n, steps = int(sys.argv[1]), int(sys.argv[2])
-width, height = boltzmann_grid(n)
-model = BoltzmannWealth(scenario=BoltzmannScenario(n=n, width=width, height=height, rng=1))
-with rarer_collections():
-    for _ in range(steps):
-        model.step()
+run_boltzmann(build_boltzmann(n, 1), steps)
 """
 
 
