@@ -25,16 +25,16 @@ def register(sub) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from experiments import scenario_io
     from experiments.cli import UserError
     from experiments.runner import run
     from model.reporters import describe
-    from scenarios import apply_stress, load_scenario, parse_set
 
     if args.months < 1:
         raise UserError(f"--months: {args.months} is not allowed; use 1 or more")
-    params = load_scenario(args.scenario, overrides=parse_set(args.sets))
-    if args.stress:
-        params = apply_stress(params, args.stress)
+    # as `show`, `compare` and `sweep` resolve it: the stress overlay first, then --set, so a
+    # --set of a stress parameter wins and errors name --set and the command line
+    params = scenario_io.load(args.scenario, scenario_io.parse_set(args.sets), args.stress)
     result = run(params, args.seed, args.months)
     if args.csv is not None:
         args.csv.parent.mkdir(parents=True, exist_ok=True)
