@@ -303,7 +303,8 @@ class Bank(Agent):
             gov.owe_interest_subsidy(self, subsidy_owed)
 
     def book_payment(self, loan: Loan, interest_paid: float, principal_paid: float, interest_due: float, principal_due: float) -> None:
-        """Record what the borrower (or the leader, for an assigned receivable) paid."""
+        """Record what the borrower paid against what fell due this month (a shortfall is a
+        missed instalment; see `book_collection` for a leader paying an assigned receivable)."""
         # `x if x > 0.0 else 0.0` is max(0.0, x), without the call (a hot path)
         x = interest_due - interest_paid
         loan.accrued_interest_wan = x if x > 0.0 else 0.0
@@ -315,6 +316,22 @@ class Bank(Agent):
         if principal_due + interest_due > 1e-9:
             fully_paid = principal_paid >= principal_due - 1e-9 and interest_paid >= interest_due - 1e-9
             loan.months_overdue = 0 if fully_paid else loan.months_overdue + 1
+        self._close_if_repaid(loan)
+
+    def book_collection(self, loan: Loan, interest_paid: float, principal_paid: float) -> None:
+        """Record a payment from a receivable assigned to an order loan (a leader paying one of
+        the invoices the loan was lent against): it pays the loan down, accrued interest first,
+        but it is not a due date, so it neither misses nor cures an instalment. One advance
+        usually finances several orders, and their invoices arrive one by one before the loan
+        falls due."""
+        x = loan.accrued_interest_wan - interest_paid
+        loan.accrued_interest_wan = x if x > 0.0 else 0.0
+        x = loan.outstanding_wan - principal_paid
+        loan.outstanding_wan = x if x > 0.0 else 0.0
+        self._close_if_repaid(loan)
+
+    @staticmethod
+    def _close_if_repaid(loan: Loan) -> None:
         if loan.outstanding_wan <= 1e-9:
             loan.outstanding_wan = 0.0
             loan.accrued_interest_wan = 0.0

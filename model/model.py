@@ -419,7 +419,7 @@ class HydrogenChainModel(Model):
                 principal = outstanding if outstanding < rest else rest
                 ledger.transfer(payer_account, bank.account, interest, "loan_interest")
                 ledger.transfer(payer_account, bank.account, principal, "loan_principal")
-                bank.book_payment(loan, interest, principal, accrued, outstanding)
+                bank.book_collection(loan, interest, principal)
                 left -= interest + principal
             elif loan.status == NPL and loan.outstanding_wan > 0:
                 part = min(left, loan.outstanding_wan)

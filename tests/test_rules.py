@@ -509,3 +509,20 @@ def test_rate_cut_below_zero_lpr_is_refused_or_harmless():
         return  # refusing the combination is a fix too
     m.run(12)
     assert all(loan.contract_rate >= 0.0 for b in m.banks for loan in b.loans)
+
+
+# --- order loans: the leader's payments of assigned invoices -------------------------------------
+
+def test_a_leader_paying_one_of_several_financed_invoices_makes_no_loan_overdue():
+    """An order advance usually finances several orders whose invoices the leader pays one by
+    one before the loan falls due: each payment pays it down, none is a missed instalment
+    (they once counted as one, so a borrower paid down on time looked distressed to banks)."""
+    m = _light_asset_economy(("order_credit",), audit=True)
+    paid_down_early = 0
+    for _ in range(12):
+        m.step()
+        for loan in (loan for b in m.banks for loan in b.loans if loan.instrument == "order_financing"):
+            if m.month < loan.maturity_month:
+                assert loan.months_overdue == 0, (loan.loan_id, m.month, loan.maturity_month)
+                paid_down_early += loan.status == "performing" and loan.outstanding_wan < loan.principal_wan - 1e-9
+    assert paid_down_early >= 5, "the set-up needs loans paid down in part before maturity"
