@@ -314,10 +314,11 @@ class HydrogenChainModel(Model):
             leader.sell_units()
 
     def settle(self) -> None:
-        for leader in self.leaders:
-            leader.pay_invoices()
+        # the month's interest first: a loan the leaders repay this month owes this month too
         for bank in self.banks:
             bank.accrue()
+        for leader in self.leaders:
+            leader.pay_invoices()
         for sme in self.smes:  # tier-1 before tier-2: cash travels down the chain in one month
             sme.settle()
         for bank in self.banks:

@@ -526,3 +526,30 @@ def test_a_leader_paying_one_of_several_financed_invoices_makes_no_loan_overdue(
                 assert loan.months_overdue == 0, (loan.loan_id, m.month, loan.maturity_month)
                 paid_down_early += loan.status == "performing" and loan.outstanding_wan < loan.principal_wan - 1e-9
     assert paid_down_early >= 5, "the set-up needs loans paid down in part before maturity"
+
+
+def test_an_order_loan_repaid_by_the_leader_pays_interest_for_every_month_it_ran():
+    """A bullet order loan written in month s and repaid in one payment of the leader in month
+    t pays (t - s) months of interest at its rate: the month's interest accrues before the
+    leaders pay (it once came after, and the month of repayment went uncharged)."""
+    m = _light_asset_economy(("order_credit",), audit=True)
+    paid: dict = {}  # loan -> [(month, interest, principal)] from the leaders
+    for bank in m.banks:
+        collect = bank.book_collection
+
+        def spy(loan, interest, principal, collect=collect):
+            paid.setdefault(loan, []).append((m.month, interest, principal))
+            collect(loan, interest, principal)
+        bank.book_collection = spy
+    m.run(12)
+    checked = 0
+    for loan, payments in paid.items():
+        if loan.status != "repaid" or len(payments) != 1 or loan.subsidy_rate != 0.0:
+            continue
+        month, interest, principal = payments[0]
+        assert principal == pytest.approx(loan.principal_wan)  # repaid in one payment
+        months = month - loan.start_month
+        assert months >= 1
+        assert interest == pytest.approx(loan.principal_wan * loan.contract_rate * months / 12, rel=1e-9)
+        checked += 1
+    assert checked >= 5, "the set-up needs order loans repaid in one payment"
