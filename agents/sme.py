@@ -523,7 +523,10 @@ class SME(FixedAgent):
             principal_paid = ledger.pay_up_to(self.account, bank.account, principal_due, "loan_principal") \
                 if interest_paid >= interest_due - 1e-9 else 0.0
             bank.book_payment(loan, interest_paid, principal_paid, interest_due, principal_due)
-            if loan.months_overdue >= npl_months:
+            # months_overdue counts settlements short in a row, the first on the missed due
+            # date itself: the oldest missed payment is months_overdue - 1 months past due
+            # (with npl_overdue_months 3: 90 days past due at the fourth short settlement)
+            if loan.months_overdue > npl_months:
                 m.flag_default(self, "loan overdue 90 days")
         # in place: one list for the SME's life (see the module docstring)
         self.loans[:] = [loan for loan in self.loans if loan.status != REPAID]

@@ -73,7 +73,7 @@ class Loan:
     outstanding_wan: float = 0.0
     accrued_interest_wan: float = 0.0  # bullet loans
     arrears_wan: float = 0.0  # missed instalments
-    months_overdue: int = 0
+    months_overdue: int = 0  # settlements short in a row (1 on the first missed due date)
     status: str = PERFORMING
     npl_month: int = 0
     paid_insurer_wan: float = 0.0

@@ -244,7 +244,7 @@ class ModelParams(Scenario):
     # --- bank ------------------------------------------------------------------------
     offered_packages: Annotated[tuple, Spec("bank", unit="names", doc="packages banks offer in this scenario", source="scenario")] = ("collateral",)
     npl_tolerance: Annotated[float, Spec("bank", 0.0, 0.5, "fraction/yr", "tolerated expected loss rate on tech loans (不良容忍度)", "E (0.03-0.045); CBIRC 2019")] = 0.03
-    npl_overdue_months: Annotated[int, Spec("bank", 1, 12, "months", "months overdue before a loan is non-performing", "O: 90 days")] = 3
+    npl_overdue_months: Annotated[int, Spec("bank", 1, 12, "months", "months the oldest missed payment is past due when a loan becomes non-performing", "O: 90 days")] = 3
     pd_limit_multiple: Annotated[float, Spec("bank", 0.0, 100.0, "ratio", "rating cut-off: a bank rejects an annual PD above this multiple of its expected-loss limit, whatever the cover", "E (1-3)")] = 1.5
     capital_ratio_floor: Annotated[float, Spec("bank", 0.01, 1.0, "share", "capital per yuan of loans a bank must hold", "O: 10.5%")] = 0.105
     capital_cost: Annotated[float, Spec("bank", 0.0, 1.0, "fraction/yr", "required return on the capital a loan uses", "E")] = 0.06

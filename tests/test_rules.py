@@ -553,3 +553,30 @@ def test_an_order_loan_repaid_by_the_leader_pays_interest_for_every_month_it_ran
         assert interest == pytest.approx(loan.principal_wan * loan.contract_rate * months / 12, rel=1e-9)
         checked += 1
     assert checked >= 5, "the set-up needs order loans repaid in one payment"
+
+
+def test_a_borrower_that_stops_paying_defaults_when_its_first_missed_instalment_is_90_days_late():
+    """DOMAIN: a loan is non-performing 90 days overdue. The first instalment of a loan written
+    in month 0 falls due in month 1; a borrower with no money at all misses it and every one
+    after, and defaults in month 1 + npl_overdue_months (it once defaulted a month earlier,
+    when the oldest missed payment was 60 days late)."""
+    m = HydrogenChainModel(rng=2, n_smes=20, offered_packages=(), signal_noise=0.0, audit=True)
+    sme = next(s for s in m.smes if s.tier == 2)
+    sme.quality = 0.9
+    bank = sme.relationship_bank
+    d = bank.decide(sme, "tech_credit", m.params.packages["tech_credit"], 500.0)
+    assert d.approve, d.reason
+    loan = bank.lend(sme, "tech_credit", "tech_credit", d)
+    sme.accept_loan(loan)
+    for customer in sme.customers:  # set-up: no orders, sales or costs, so no money comes or goes
+        customer.suppliers.remove(sme)
+    sme.external_sales_wan = sme.chain_sales_ema_wan = sme.fixed_cost_wan = sme.shock_hazard_month = 0.0
+    m.ledger.transfer(sme.account, m.suppliers, sme.cash_wan, "production_cost")  # and it spent it all
+    overdue = []
+    while sme.active and m.month < 12:
+        m.step()
+        overdue.append(loan.months_overdue)
+    assert overdue[:3] == [1, 2, 3]  # a payment short every month from the first due date
+    assert sme.default_cause == "loan overdue 90 days"
+    assert sme.default_month == 1 + m.params.npl_overdue_months == 4
+    m.check_books()
