@@ -244,12 +244,16 @@ class HydrogenChainModel(Model):
     def finance_menu(self, sme: SME) -> tuple:
         """(the order-financing package or None, the term (instrument, package) pairs in the
         order to try, whether any of them is not collateral) for this SME (cached per leader
-        and tier, like `packages_for`)."""
+        and tier, like `packages_for`). Of several packages with order financing, the SME
+        uses one the risk-compensation fund can back (the only cover an order advance can
+        have), then the first offered."""
         key = (sme.leader_key, sme.tier)
         menu = self._menu_cache.get(key)
         if menu is None:
             packages = self.packages_for(sme)
-            order_pkg = next((name for name, pkg in packages if "order_financing" in pkg.instruments), None)
+            order_pkgs = [(not pkg.fund_eligible, i, name) for i, (name, pkg) in enumerate(packages)
+                          if "order_financing" in pkg.instruments]
+            order_pkg = min(order_pkgs)[2] if order_pkgs else None
             term = tuple(SME.term_packages(packages))
             menu = self._menu_cache[key] = (order_pkg, term, any(inst != "collateral" for inst, _ in term))
         return menu

@@ -580,3 +580,18 @@ def test_a_borrower_that_stops_paying_defaults_when_its_first_missed_instalment_
     assert sme.default_cause == "loan overdue 90 days"
     assert sme.default_month == 1 + m.params.npl_overdue_months == 4
     m.check_books()
+
+
+@pytest.mark.parametrize("offered", [("collateral", "order_credit", "order_insurance_credit"),
+                                     ("collateral", "order_insurance_credit", "order_credit")])
+def test_order_advances_go_under_the_package_the_fund_can_back(offered):
+    """With both order packages on offer (the full policy mix), order advances use the one the
+    fund can back, whichever is listed first (the first listed once took them all, so in the
+    full mix no order loan ever had fund cover)."""
+    m = _light_asset_economy(offered, fund_endowment_wan=1000.0)
+    assert not m.params.packages["order_credit"].fund_eligible and m.params.packages["order_insurance_credit"].fund_eligible
+    m.run(4)
+    loans = [loan for b in m.banks for loan in b.loans if loan.instrument == "order_financing"]
+    assert len(loans) >= 5
+    assert {loan.package for loan in loans} == {"order_insurance_credit"}
+    assert any(loan.fund_share > 0 for loan in loans)
