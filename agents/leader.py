@@ -85,6 +85,7 @@ class ChainLeader(FixedAgent):
         m = self.model
         invoice = Invoice(self, order.seller, order.value_wan, m.month + order.payment_term_months, order.loan)
         self.payables.append(invoice)
+        m.counters.deliveries_wan += order.value_wan  # on the basis of orders_placed_wan
         prod = order.product
         if prod is not None and prod.sme_share > 0:
             if prod.kpi:

@@ -466,7 +466,6 @@ class SME(FixedAgent):
         invoice = order.buyer.receive_delivery(order)
         self.receivables.append(invoice)
         self.sales_wan += order.value_wan
-        self.model.counters.deliveries_wan += order.value_wan
 
     def receive_delivery(self, order: Order) -> Invoice:
         """A tier-2 supplier delivered: owe it on the SME payment term."""

@@ -33,7 +33,7 @@ class Counters:
     month_applications: int = 0
     month_approvals: int = 0
     month_new_lending_wan: float = 0.0
-    deliveries_wan: float = 0.0  # this month
+    deliveries_wan: float = 0.0  # this month, leaders' orders delivered by tier-1 SMEs
     orders_placed_wan: float = 0.0  # this month, leaders' orders to tier-1 SMEs
     financing_gap_wan: float = 0.0  # this month, summed over SMEs that foresee a shortfall
     npl_new_wan: float = 0.0  # this month

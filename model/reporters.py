@@ -248,7 +248,7 @@ SUMMARY_DOCS = {
     "insurer_loss_ratio": "insurer claims (net of refunds) / premiums (None if no premiums)",
     "fund_payouts_wan": "fund payouts to banks",
     "fund_backed_credit_wan": "credit the fund backed",
-    "deliveries_wan": "value of chain orders delivered",
+    "deliveries_wan": "value of leaders' orders delivered (the basis of orders placed; tier-2 deliveries to tier-1 not counted)",
     "trucks_deployed": "hydrogen trucks whose SME content was delivered",
     "trucks_planned": "hydrogen trucks in the leaders' plans",
     "stations_deployed": "refuelling stations whose SME content was delivered",
