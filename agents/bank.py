@@ -233,8 +233,7 @@ class Bank(Agent):
             subsidy_until_month=m.month + p.interest_subsidy_months if subsidy > 0 else 0,
             insured_share=decision.insured_share, fund_share=decision.fund_share,
             collateral_pledged_wan=decision.collateral_pledged_wan, outstanding_wan=decision.amount_wan)
-        loan.policy_backed = loan.fund_share > 0 or subsidy > 0 or p.bank_reward_wan_per_100m > 0 or (
-            loan.insured_share > 0 and p.premium_voucher_share > 0)
+        loan.policy_backed = self.policy_backed(loan)
         self.loans.append(loan)
         if loan.fund_share > 0:
             m.fund.back(loan)
@@ -242,6 +241,13 @@ class Bank(Agent):
         self.book_outstanding_wan += loan.principal_wan
         m.ledger.transfer(self.account, sme.account, loan.principal_wan, "loan_disbursement")
         return loan
+
+    def policy_backed(self, loan: Loan) -> bool:
+        """Does policy money stand behind this loan: fund cover, an interest subsidy, the bank
+        reward, or guarantee insurance whose premium vouchers pay in part?"""
+        p = self.model.params
+        return loan.fund_share > 0 or loan.subsidy_rate > 0 or p.bank_reward_wan_per_100m > 0 or (
+            loan.insured_share > 0 and p.premium_voucher_share > 0)
 
     # -- service -----------------------------------------------------------------------------
     def subsidy_now(self, loan: Loan) -> float:

@@ -387,7 +387,8 @@ class HydrogenChainModel(Model):
             if loan.insured_share > 0:
                 premium = finance.guarantee_premium(loan.principal_wan, self.params.guarantee_premium_rate, loan.term_months)
                 if not self.insurer.sell_cover(sme, premium, "guarantee_premium"):
-                    loan.insured_share = 0.0
+                    loan.insured_share = 0.0  # goes ahead uninsured: no voucher stands behind it
+                    loan.policy_backed = bank.policy_backed(loan)
             c.month_approvals += 1
             c.approvals += 1
             c.month_new_lending_wan += loan.principal_wan

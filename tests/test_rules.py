@@ -620,3 +620,16 @@ def test_deliveries_count_what_leaders_received_on_the_basis_of_orders_placed():
     assert received and tier2_invoices > 0  # both kinds of delivery happened
     frame = m.datacollector.get_model_vars_dataframe()
     assert frame["deliveries_wan"].sum() <= frame["orders_placed_wan"].sum()
+
+
+def test_a_loan_whose_premium_goes_unpaid_is_not_counted_as_policy_backed_by_the_voucher():
+    """The voucher backs a loan through its insurance premium; a loan that goes ahead uninsured
+    (the SME cannot pay its part of the premium) has no voucher behind it. Unreachable in
+    normal runs (the premium is charged after disbursement), so forced here."""
+    m = HydrogenChainModel(rng=2, n_smes=60, offered_packages=("insurance_loan",), premium_voucher_share=0.5)
+    m.insurer.sell_cover = lambda *args: False  # set-up: every premium goes unpaid
+    m.run(3)
+    loans = [loan for b in m.banks for loan in b.loans]
+    assert loans and all(loan.insured_share == 0.0 for loan in loans)
+    assert not any(loan.policy_backed for loan in loans)  # no fund, subsidy or reward either
+    assert m.counters.policy_backed_credit_wan == 0.0
