@@ -417,6 +417,12 @@ def _finish(outcome, out: Path, quiet: bool) -> int:
         print(f"h2chain: {outcome.failed} run(s) failed (first: {outcome.errors[0]}); tracebacks are in "
               f"{out}/results.sqlite (runs.error); re-run with --retry-failed", file=sys.stderr)
         return 1
+    if outcome.stored_failed:
+        # failed in an earlier invocation: the tables above leave them out, so say so
+        print(f"h2chain: {outcome.stored_failed} run(s) of this batch are stored as failed from an earlier "
+              f"invocation and were not re-run (tracebacks in {out}/results.sqlite, runs.error); "
+              f"re-run with --retry-failed", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -58,6 +58,7 @@ class RunSpec:
 class BatchOutcome:
     total: int = 0
     skipped: int = 0
+    stored_failed: int = 0  # of the skipped: stored as failed by an earlier invocation, not retried
     ok: int = 0
     failed: int = 0
     wall_s: float = 0.0
@@ -103,9 +104,15 @@ def run_task(run_fn: Callable | None, params, seed: int, months: int) -> dict[st
 
 def pending_specs(specs: Sequence[RunSpec], store: ResultsStore, retry_failed: bool) -> list[RunSpec]:
     """The runs still to do: not stored yet, or stored as failed when retrying."""
+    return _plan_against_store(specs, store, retry_failed)[0]
+
+
+def _plan_against_store(specs: Sequence[RunSpec], store: ResultsStore, retry_failed: bool) -> tuple[list[RunSpec], int]:
+    """(the runs still to do, how many of the others are stored as failed and left so)."""
     stored = store.status_of(s.run_id for s in specs)
     seen: set[str] = set()
     out = []
+    left_failed = 0
     for s in specs:
         if s.run_id in seen:
             continue
@@ -113,7 +120,9 @@ def pending_specs(specs: Sequence[RunSpec], store: ResultsStore, retry_failed: b
         status = stored.get(s.run_id)
         if status is None or (status == "failed" and retry_failed):
             out.append(s)
-    return out
+        elif status == "failed":
+            left_failed += 1
+    return out, left_failed
 
 
 def default_jobs() -> int:
@@ -133,11 +142,12 @@ def execute(specs: Sequence[RunSpec], store: ResultsStore, *, run_fn: Callable |
     It must be a picklable top-level function when runs go to other processes.
     """
     t_start = time.perf_counter()
-    todo = pending_specs(specs, store, retry_failed)
-    outcome = BatchOutcome(total=len({s.run_id for s in specs}))
+    todo, stored_failed = _plan_against_store(specs, store, retry_failed)
+    outcome = BatchOutcome(total=len({s.run_id for s in specs}), stored_failed=stored_failed)
     outcome.skipped = outcome.total - len(todo)
     if outcome.skipped:
-        log.info("%d of %d runs already in the store: skipped", outcome.skipped, outcome.total)
+        log.info("%d of %d runs already in the store: skipped (%d of them failed)", outcome.skipped, outcome.total,
+                 stored_failed)
     if not todo:
         outcome.wall_s = time.perf_counter() - t_start
         return outcome

@@ -227,5 +227,12 @@ def test_failing_runs_through_the_cli(fake_model, monkeypatch, tmp_path, capsys)
     assert len(runs) == 12 and 0 < (runs["status"] == "failed").sum() < 12
     assert (out / "compare_summary.csv").exists()
     monkeypatch.setattr(experiments.runner, "run", fake_run)
+    # resumed without --retry-failed: nothing re-runs, and the failures still stored are
+    # reported with exit status 1 (they were once counted as 'already stored' with exit 0)
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "stored as failed from an earlier invocation" in err and "--retry-failed" in err
+    assert err.strip().count("\n") == 0
     assert main([*argv, "--retry-failed"]) == 0
     assert (pd.read_csv(out / "runs.csv")["status"] == "ok").all()
+    assert main(argv) == 0  # all stored and ok: nothing to report

@@ -140,10 +140,10 @@ def test_failing_run_is_recorded_and_batch_goes_on(tmp_path):
         assert failed["error"].str.contains("Traceback").all()
         # resume without --retry-failed: nothing re-runs
         again = execute(specs, store, run_fn=fake_run, jobs=1, quiet=True)
-        assert (again.ok, again.failed, again.skipped) == (0, 0, len(specs))
+        assert (again.ok, again.failed, again.skipped, again.stored_failed) == (0, 0, len(specs), odd)
         # with retry: only the failed ones, replaced in place
         retry = execute(specs, store, run_fn=fake_run, jobs=1, quiet=True, retry_failed=True)
-        assert (retry.ok, retry.skipped) == (odd, len(specs) - odd)
+        assert (retry.ok, retry.skipped, retry.stored_failed) == (odd, len(specs) - odd, 0)
         assert store.counts() == {"ok": len(specs)}
         assert len(store.runs_frame()) == len(specs)
         months = store.monthly_frame().groupby("run_id")["month"].count()
