@@ -50,7 +50,8 @@ def _batch_options(p: argparse.ArgumentParser) -> None:
                    help=f"master seed; replication k gets the k-th SeedSequence child (default {DEFAULT_SEED})")
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a parameter in every run (TOML value), repeatable")
-    g.add_argument("--stress", default=None, metavar="NAME", help="apply a stress scenario to every run")
+    g.add_argument("--stress", action="append", default=None, metavar="NAME",
+                   help="apply a stress scenario to every run (repeatable: overlays in order)")
     g.add_argument("--out", default=None, metavar="DIR",
                    help="experiment directory (results.sqlite, tables, figures); the same DIR resumes")
     x = p.add_argument_group("execution")
@@ -192,11 +193,12 @@ def plan_compare(args) -> dict[str, Any]:
     reps = args.reps if args.reps is not None else (MAIN_JOB_REPS if main_job else DEFAULT_REPS)
     months = args.months if args.months is not None else (MAIN_JOB_MONTHS if main_job else DEFAULT_MONTHS)
     overrides = scenario_io.parse_set(args.set)
-    params = {lb: scenario_io.load(lb, overrides, args.stress) for lb in labels}
+    stress = scenario_io.stress_value(args.stress)
+    params = {lb: scenario_io.load(lb, overrides, stress) for lb in labels}
     seeds = replication_seeds(args.seed, reps)
     cv = code_version()
     specs = [RunSpec.make(lb, params[lb], seed, k, months, cv) for lb in labels for k, seed in enumerate(seeds)]
-    definition = {"kind": "compare", "scenarios": labels, "months": months, "stress": args.stress,
+    definition = {"kind": "compare", "scenarios": labels, "months": months, "stress": stress,
                   "set": {k: _plain(v) for k, v in overrides.items()}, "master_seed": args.seed}
     out = Path(args.out) if args.out else _default_out("compare", definition)
     return {"labels": labels, "baseline": baseline, "reps": reps, "months": months, "specs": specs,
@@ -285,7 +287,8 @@ def plan_sweep(args) -> dict[str, Any]:
     both = sorted(set(overrides) & {r.key for r in ranges})
     if both:
         raise UserError(f"{both[0]} is both swept (--param) and fixed (--set)")
-    base = scenario_io.load(args.scenario, overrides, args.stress)
+    stress = scenario_io.stress_value(args.stress)
+    base = scenario_io.load(args.scenario, overrides, stress)
     points = build_design(ranges, args.design, args.n, args.seed)
     params = []
     for point in points:
@@ -301,7 +304,7 @@ def plan_sweep(args) -> dict[str, Any]:
              for i, p in enumerate(params) for k, seed in enumerate(seeds)]
     definition = {"kind": "sweep", "scenario": args.scenario, "design": args.design,
                   "params": [[r.key, r.lo, r.hi, r.n] for r in ranges],
-                  "n": args.n if args.design != "grid" else None, "months": months, "stress": args.stress,
+                  "n": args.n if args.design != "grid" else None, "months": months, "stress": stress,
                   "set": {k: _plain(v) for k, v in overrides.items()}, "master_seed": args.seed}
     out = Path(args.out) if args.out else _default_out("sweep", definition)
     return {"ranges": ranges, "points": points, "specs": specs, "reps": reps, "months": months,

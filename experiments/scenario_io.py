@@ -26,8 +26,18 @@ def scenario_names() -> list[str]:
     return [row[0] for row in scenarios.list_scenarios()]
 
 
-def load(name: str, overrides: Mapping[str, Any] | None = None, stress: str | None = None) -> ModelParams:
-    """The resolved parameters of scenario `name` (or a TOML path) with `overrides` and a stress."""
+def stress_value(names: list[str] | None) -> str | list[str] | None:
+    """Repeated `--stress` options as an experiment records them: None, one name, or the
+    list in order (one name stays a string, so experiments stored before `--stress` was
+    repeatable resume as they are)."""
+    if not names:
+        return None
+    return names[0] if len(names) == 1 else list(names)
+
+
+def load(name: str, overrides: Mapping[str, Any] | None = None, stress: str | list[str] | None = None) -> ModelParams:
+    """The resolved parameters of scenario `name` (or a TOML path) with `overrides` and the
+    stress overlays (one name or a list, applied in order)."""
     return scenarios.resolve(name, dict(overrides or {}), where="--set", stress=stress or None,
                              name_where="command line").params
 

@@ -18,7 +18,8 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override a parameter (TOML value syntax), e.g. --set fund_coverage=0.4; repeatable")
-    p.add_argument("--stress", default=None, help="overlay a stress scenario's [stress] table, e.g. leader_late_payment")
+    p.add_argument("--stress", action="append", default=None, metavar="NAME",
+                   help="overlay a stress scenario's [stress] table, e.g. leader_late_payment (repeatable)")
     p.add_argument("--csv", type=Path, default=None, help="write the monthly KPIs here (default: no file)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=main)
@@ -34,7 +35,7 @@ def main(args: argparse.Namespace) -> int:
         raise UserError(f"--months: {args.months} is not allowed; use 1 or more")
     # as `show`, `compare` and `sweep` resolve it: the stress overlay first, then --set, so a
     # --set of a stress parameter wins and errors name --set and the command line
-    params = scenario_io.load(args.scenario, scenario_io.parse_set(args.sets), args.stress)
+    params = scenario_io.load(args.scenario, scenario_io.parse_set(args.sets), scenario_io.stress_value(args.stress))
     result = run(params, args.seed, args.months)
     if args.csv is not None:
         args.csv.parent.mkdir(parents=True, exist_ok=True)

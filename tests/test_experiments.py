@@ -182,3 +182,28 @@ def test_run_command_user_errors_are_one_line_exit_2(argv, message, capsys):
     assert main(["run", "baseline", *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and err.strip().count("\n") == 0 and "Traceback" not in err
+
+
+def test_stress_is_repeatable_and_means_the_same_in_show_run_and_compare(tmp_path, capsys):
+    """Two --stress options overlay both, in order, in every command (run and compare once kept
+    only the last one while show applied both, so show displayed parameters run did not use)."""
+    import json
+
+    from experiments import scenario_io
+    from experiments.cli import main
+
+    stresses = ["--stress", "leader_late_payment", "--stress", "rate_rise"]
+    expected = scenario_io.load("baseline", {"n_smes": 30}, ["leader_late_payment", "rate_rise"])
+    assert expected.late_payer and expected.rate_rise_pp > 0  # both overlays are on
+    assert main(["show", "baseline", *stresses, "--set", "n_smes=30"]) == 0
+    assert expected.stable_hash() in capsys.readouterr().out
+    assert main(["run", "baseline", "--months", "2", "--json", *stresses, "--set", "n_smes=30"]) == 0
+    assert json.loads(capsys.readouterr().out)["provenance"]["params_hash"] == expected.stable_hash()
+    out = tmp_path / "cmp"
+    assert main(["compare", "baseline", "--reps", "1", "--months", "2", "--jobs", "1", "--quiet", "--no-figures",
+                 "--out", str(out), *stresses, "--set", "n_smes=30"]) == 0
+    with sqlite3.connect(out / "results.sqlite") as conn:
+        hashes = {h for (h,) in conn.execute("SELECT params_hash FROM runs")}
+    assert hashes == {expected.stable_hash()}
+    # one --stress is recorded as before (a string), so older experiments resume unchanged
+    assert (scenario_io.stress_value(None), scenario_io.stress_value(["rate_rise"])) == (None, "rate_rise")
