@@ -199,7 +199,7 @@ def plan_compare(args) -> dict[str, Any]:
     cv = code_version()
     specs = [RunSpec.make(lb, params[lb], seed, k, months, cv) for lb in labels for k, seed in enumerate(seeds)]
     definition = {"kind": "compare", "scenarios": labels, "months": months, "stress": stress,
-                  "set": {k: _plain(v) for k, v in overrides.items()}, "master_seed": args.seed}
+                  "set": scenario_io.plain_overrides(overrides), "master_seed": args.seed}
     out = Path(args.out) if args.out else _default_out("compare", definition)
     return {"labels": labels, "baseline": baseline, "reps": reps, "months": months, "specs": specs,
             "definition": definition, "out": out, "seeds": seeds}
@@ -305,7 +305,7 @@ def plan_sweep(args) -> dict[str, Any]:
     definition = {"kind": "sweep", "scenario": args.scenario, "design": args.design,
                   "params": [[r.key, r.lo, r.hi, r.n] for r in ranges],
                   "n": args.n if args.design != "grid" else None, "months": months, "stress": stress,
-                  "set": {k: _plain(v) for k, v in overrides.items()}, "master_seed": args.seed}
+                  "set": scenario_io.plain_overrides(overrides), "master_seed": args.seed}
     out = Path(args.out) if args.out else _default_out("sweep", definition)
     return {"ranges": ranges, "points": points, "specs": specs, "reps": reps, "months": months,
             "definition": definition, "out": out}
@@ -428,8 +428,3 @@ def _finish(outcome, out: Path, quiet: bool) -> int:
         return 1
     return 0
 
-
-def _plain(v):
-    if isinstance(v, tuple):
-        return [_plain(x) for x in v]
-    return v

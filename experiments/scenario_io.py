@@ -26,6 +26,13 @@ def scenario_names() -> list[str]:
     return [row[0] for row in scenarios.list_scenarios()]
 
 
+def plain_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """`--set` values as JSON can hold them (tuples as lists), for records of what was run."""
+    def plain(v):
+        return [plain(x) for x in v] if isinstance(v, tuple) else v
+    return {k: plain(v) for k, v in overrides.items()}
+
+
 def stress_value(names: list[str] | None) -> str | list[str] | None:
     """Repeated `--stress` options as an experiment records them: None, one name, or the
     list in order (one name stays a string, so experiments stored before `--stress` was

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 from pathlib import Path
 
 DEFAULT_MONTHS = 60
@@ -20,7 +21,9 @@ def register(sub) -> None:
                    help="override a parameter (TOML value syntax), e.g. --set fund_coverage=0.4; repeatable")
     p.add_argument("--stress", action="append", default=None, metavar="NAME",
                    help="overlay a stress scenario's [stress] table, e.g. leader_late_payment (repeatable)")
-    p.add_argument("--csv", type=Path, default=None, help="write the monthly KPIs here (default: no file)")
+    p.add_argument("--csv", type=Path, default=None,
+                   help="write the monthly KPIs here, and beside it FILE.json: seed, parameters, code version "
+                        "(default: no file)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=main)
 
@@ -33,15 +36,21 @@ def main(args: argparse.Namespace) -> int:
 
     if args.months < 1:
         raise UserError(f"--months: {args.months} is not allowed; use 1 or more")
+    if args.seed < 0:
+        raise UserError(f"--seed must be a non-negative integer, got {args.seed}")
+    if args.csv is not None:
+        _check_writable(args.csv)  # before the run, not after it
     # as `show`, `compare` and `sweep` resolve it: the stress overlay first, then --set, so a
     # --set of a stress parameter wins and errors name --set and the command line
-    params = scenario_io.load(args.scenario, scenario_io.parse_set(args.sets), scenario_io.stress_value(args.stress))
+    overrides = scenario_io.parse_set(args.sets)
+    stress = scenario_io.stress_value(args.stress)
+    params = scenario_io.load(args.scenario, overrides, stress)
     result = run(params, args.seed, args.months)
     if args.csv is not None:
-        args.csv.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.csv.with_suffix(args.csv.suffix + ".part")
-        result.monthly.to_csv(tmp, index=False)
-        tmp.replace(args.csv)  # no half-written file if interrupted
+        provenance = {"scenario": args.scenario, "stress": stress, "set": scenario_io.plain_overrides(overrides), **result.provenance,
+                      "params": params.canonical()}
+        _write_together({args.csv: lambda f: result.monthly.to_csv(f, index=False),
+                         _provenance_path(args.csv): lambda f: json.dump(provenance, f, ensure_ascii=False, indent=2)})
     if args.json:
         print(json.dumps({"summary": result.summary, "provenance": result.provenance}, ensure_ascii=False, indent=2))
         return 0
@@ -54,3 +63,36 @@ def main(args: argparse.Namespace) -> int:
     if args.csv is not None:
         print(f"monthly KPIs: {args.csv}")
     return 0
+
+
+def _provenance_path(csv: Path) -> Path:
+    return csv.with_name(csv.name + ".json")
+
+
+def _check_writable(csv: Path) -> None:
+    from experiments.cli import UserError
+
+    for path in (csv, _provenance_path(csv)):
+        if path.is_dir():
+            raise UserError(f"--csv {csv}: {path} is a directory; give a file name")
+    try:
+        csv.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"--csv {csv}: cannot create {csv.parent} ({exc.strerror})") from None
+    if not os.access(csv.parent, os.W_OK):
+        raise UserError(f"--csv {csv}: {csv.parent} is not writable")
+
+
+def _write_together(writers: dict) -> None:
+    """Write each file to FILE.part, then rename them all: no half-written file if
+    interrupted, and no .part left behind if a write fails."""
+    parts = {path: path.with_name(path.name + ".part") for path in writers}
+    try:
+        for path, write in writers.items():
+            with open(parts[path], "w", encoding="utf-8", newline="") as f:
+                write(f)
+        for path, part in parts.items():
+            part.replace(path)
+    finally:
+        for part in parts.values():
+            part.unlink(missing_ok=True)

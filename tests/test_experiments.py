@@ -150,7 +150,17 @@ def test_run_command_prints_the_summary_and_writes_the_csv(tmp_path, capsys):
     assert "scenario baseline  seed 1  months 3" in out and "sme_survival_rate" in out
     monthly = pd.read_csv(csv)
     assert sorted(monthly["month"].unique()) == [0, 1, 2, 3]
-    assert list(csv.parent.iterdir()) == [csv]  # no .part file left behind
+    # beside it, what reproduces it: seed, parameters (all of them), code version
+    sidecar = csv.with_name("monthly.csv.json")
+    assert sorted(csv.parent.iterdir()) == [csv, sidecar]  # and no .part file left behind
+    import json
+
+    from model.params import ModelParams
+
+    record = json.loads(sidecar.read_text(encoding="utf-8"))
+    assert (record["seed"], record["months"], record["scenario"], record["set"]) == (1, 3, "baseline", {"n_smes": 30})
+    assert ModelParams(**record["params"]).stable_hash() == record["params_hash"]  # the run, reproducible
+    assert record["code_version"] and record["packages"]["mesa"]
 
 
 def test_run_command_resolves_stress_and_set_as_the_batch_commands_do(capsys):
@@ -175,6 +185,7 @@ def test_run_command_resolves_stress_and_set_as_the_batch_commands_do(capsys):
     (["--set", "n_smes=abc"], "--set: n_smes: expected a whole number"),
     (["--stress", "risk_fund"], "is not a stress scenario"),
     (["--months", "0"], "--months: 0 is not allowed"),
+    (["--seed", "-1"], "--seed must be a non-negative integer"),
 ])
 def test_run_command_user_errors_are_one_line_exit_2(argv, message, capsys):
     from experiments.cli import main
@@ -207,3 +218,19 @@ def test_stress_is_repeatable_and_means_the_same_in_show_run_and_compare(tmp_pat
     assert hashes == {expected.stable_hash()}
     # one --stress is recorded as before (a string), so older experiments resume unchanged
     assert (scenario_io.stress_value(None), scenario_io.stress_value(["rate_rise"])) == (None, "rate_rise")
+
+
+def test_run_command_refuses_an_unwritable_csv_before_running(tmp_path, capsys, monkeypatch):
+    import experiments.runner
+    from experiments.cli import main
+
+    def no_run(*args):
+        raise AssertionError("the run should not start")
+    monkeypatch.setattr(experiments.runner, "run", no_run)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    for csv in (tmp_path, blocker / "sub" / "m.csv"):
+        assert main(["run", "baseline", "--months", "1", "--set", "n_smes=30", "--csv", str(csv)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("h2chain: error: --csv") and err.strip().count("\n") == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # nothing written
