@@ -123,6 +123,13 @@ def _check_execution(args) -> None:
         raise UserError("--executor dask needs --scheduler tcp://HOST:PORT")
     if args.scheduler and args.executor != "dask":
         raise UserError("--scheduler is only used with --executor dask")
+    _check_outputs(args)
+    if args.executor == "dask":
+        _check_scheduler(args.scheduler)
+
+
+def _check_outputs(args) -> None:
+    """What the outputs need, before anything runs or is written."""
     if args.lang == "zh" and not args.no_figures:
         from experiments.fonts import FontMissing, cjk_font
 
@@ -130,6 +137,26 @@ def _check_execution(args) -> None:
             cjk_font()
         except FontMissing as exc:
             raise UserError(str(exc)) from None
+    if args.export == "parquet":
+        try:
+            import pyarrow  # noqa: F401 - pandas writes parquet with it
+        except ImportError:
+            raise UserError("--export parquet needs pyarrow: pip install 'h2chain[parquet]' (or use --export csv)") from None
+
+
+SCHEDULER_TIMEOUT_S = 10
+
+
+def _check_scheduler(address: str) -> None:
+    """Reach the Dask scheduler before the experiment directory is made: a wrong address is
+    a user mistake, not a traceback after a 30-60 s wait."""
+    from distributed import Client
+
+    try:
+        Client(address, timeout=SCHEDULER_TIMEOUT_S, set_as_default=False).close()
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        raise UserError(f"--scheduler {address}: no Dask scheduler answered within {SCHEDULER_TIMEOUT_S} s "
+                        f"({type(exc).__name__}); start one with `dask scheduler` or check the address") from None
 
 
 def _default_out(kind: str, definition: dict) -> Path:
@@ -381,13 +408,7 @@ def cmd_report(args) -> int:
     out = Path(args.dir)
     if not ResultsStore.exists(out):
         raise UserError(f"{out} holds no results.sqlite")
-    if args.lang == "zh" and not args.no_figures:
-        from experiments.fonts import FontMissing, cjk_font
-
-        try:
-            cjk_font()
-        except FontMissing as exc:
-            raise UserError(str(exc)) from None
+    _check_outputs(args)
     store = ResultsStore(out, create=False)
     try:
         manifest = store.manifest()

@@ -76,6 +76,33 @@ def test_user_errors_exit_2_with_one_line_and_write_nothing(argv, tmp_path, caps
     assert not out.exists()
 
 
+def test_unreachable_dask_scheduler_is_a_user_error_before_anything_is_written(tmp_path, capsys, monkeypatch):
+    import experiments.batch_cli
+
+    monkeypatch.setattr(experiments.batch_cli, "SCHEDULER_TIMEOUT_S", 2)  # nothing listens on port 9
+    out = tmp_path / "exp"
+    code = main(["compare", "baseline", "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9", "--out", str(out),
+                 "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "--scheduler tcp://127.0.0.1:9" in err, err
+    assert not out.exists()  # once: a traceback after the wait, and results.sqlite already made
+
+
+def test_parquet_export_without_pyarrow_is_refused_before_the_batch(fake_model, tmp_path, capsys, monkeypatch):
+    stored = tmp_path / "stored"
+    assert main(["compare", "a", "--reps", "1", "--months", "2", "--jobs", "1", "--out", str(stored), "--quiet",
+                 "--no-figures"]) == 0
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as if not installed: importing it fails
+    out = tmp_path / "exp"
+    for argv in (["compare", "a", "--reps", "1", "--months", "2", "--jobs", "1", "--out", str(out)],
+                 ["report", str(stored)]):
+        code = main([*argv, "--export", "parquet", "--quiet", "--no-figures"])
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and len(err.splitlines()) == 1 and "pip install 'h2chain[parquet]'" in err, err
+    assert not out.exists()  # once: the whole batch ran, then an ImportError traceback
+    assert not (stored / "runs.parquet").exists()
+
+
 def test_user_error_in_a_real_process(tmp_path):
     out = tmp_path / "exp"
     proc = subprocess.run([sys.executable, "-m", "experiments.cli", "sweep", "baseline", "--param",
