@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import json
 import logging
 import shlex
@@ -139,7 +140,7 @@ def _check_outputs(args) -> None:
             raise UserError(str(exc)) from None
     if args.export == "parquet":
         try:
-            import pyarrow  # noqa: F401 - pandas writes parquet with it
+            importlib.import_module("pyarrow")  # what pandas writes parquet with
         except ImportError:
             raise UserError("--export parquet needs pyarrow: pip install 'h2chain[parquet]' (or use --export csv)") from None
 
