@@ -249,11 +249,15 @@ def _execute_plan(args, plan: dict[str, Any], desc: str, *, record, build) -> in
     from experiments.execute import execute
 
     store = _open_store(plan["out"], plan["definition"], args.seed, plan["reps"])
+    run_ids = [s.run_id for s in plan["specs"]]
     try:
         record(store)
+        # before running, so that `report` rebuilds these tables, and knows what an
+        # interrupted batch left undone, rather than pooling every run ever stored here
+        store.set_manifest({"plan_run_ids": run_ids}, overwrite=True)
         outcome = execute(plan["specs"], store, jobs=args.jobs, executor=args.executor, scheduler=args.scheduler,
                           quiet=args.quiet, retry_failed=args.retry_failed, desc=desc)
-        build(store, [s.run_id for s in plan["specs"]])
+        build(store, run_ids)
         if args.export:
             store.export(args.export)
         return _finish(outcome, plan["out"], args.quiet)
@@ -416,18 +420,33 @@ def cmd_report(args) -> int:
         definition = manifest.get("experiment")
         if not definition:
             raise UserError(f"{out}/results.sqlite has no experiment manifest")
+        # the runs of the last compare/sweep invocation (stores made before this was recorded:
+        # every run stored)
+        run_ids = manifest.get("plan_run_ids")
         if definition["kind"] == "compare":
             build_compare_outputs(store, definition["scenarios"], manifest.get("baseline", definition["scenarios"][0]),
-                                  lang=args.lang, quiet=args.quiet, figures=not args.no_figures)
+                                  run_ids, lang=args.lang, quiet=args.quiet, figures=not args.no_figures)
         else:
-            build_sweep_outputs(store, definition, lang=args.lang, quiet=args.quiet, figures=not args.no_figures)
+            build_sweep_outputs(store, definition, run_ids, lang=args.lang, quiet=args.quiet,
+                                figures=not args.no_figures)
         if args.export:
             store.export(args.export)
-        counts = store.counts()
+        if run_ids is None:
+            status = store.counts()
+            ok, failed, missing = status.get("ok", 0), status.get("failed", 0), 0
+        else:
+            stored = store.status_of(set(run_ids))
+            ok = sum(v == "ok" for v in stored.values())
+            failed = len(stored) - ok
+            missing = len(set(run_ids)) - len(stored)
     finally:
         store.close()
     if not args.quiet:
-        print(f"{out}: {counts.get('ok', 0)} ok, {counts.get('failed', 0)} failed runs")
+        print(f"{out}: {ok} ok, {failed} failed" + (f", {missing} not run yet" if missing else "") + " runs")
+    if missing or failed:
+        print(f"h2chain: the tables leave out {failed} failed and {missing} missing run(s) of the last invocation; "
+              f"re-run its command to finish (with --retry-failed for the failed ones)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -155,6 +155,43 @@ def test_compare_writes_tables_figures_and_resumes(fake_model, tmp_path, capsys)
     assert len(pd.read_csv(out / "compare_summary.csv")) == len(summary)
 
 
+def _n_in_summary(out) -> set:
+    summary = pd.read_csv(out / "compare_summary.csv")
+    return set(summary.loc[summary["kpi"] == "sme_survival_rate", "n"])
+
+
+def test_report_rebuilds_the_tables_of_the_last_invocation(fake_model, tmp_path, capsys):
+    """After --reps 4 then --reps 2 in the same directory, compare's tables and report's agree
+    (report once pooled every run stored: n=4 where compare had printed n=2)."""
+    out = tmp_path / "cmp"
+    argv = ["compare", "a", "b", "--months", "3", "--jobs", "1", "--out", str(out), "--quiet", "--no-figures"]
+    assert main([*argv, "--reps", "4"]) == 0 and _n_in_summary(out) == {4}
+    assert main([*argv, "--reps", "2"]) == 0 and _n_in_summary(out) == {2}
+    assert main(["report", str(out), "--quiet", "--no-figures"]) == 0 and _n_in_summary(out) == {2}
+
+
+def test_report_of_an_interrupted_batch_says_what_is_missing(fake_model, monkeypatch, tmp_path, capsys):
+    calls = []
+
+    def interrupted(params, seed, months):
+        calls.append(seed)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return fake_run(params, seed, months)
+    monkeypatch.setattr(experiments.runner, "run", interrupted)
+    out = tmp_path / "cmp"
+    argv = ["compare", "a", "b", "--reps", "4", "--months", "3", "--jobs", "1", "--out", str(out), "--quiet",
+            "--no-figures"]
+    assert main(argv) == 130
+    capsys.readouterr()
+    assert main(["report", str(out), "--quiet", "--no-figures"]) == 1
+    err = capsys.readouterr().err
+    assert "6 missing run(s) of the last invocation" in err and err.strip().count("\n") == 0
+    monkeypatch.setattr(experiments.runner, "run", fake_run)
+    assert main(argv) == 0  # the same command finishes it
+    assert main(["report", str(out), "--quiet", "--no-figures"]) == 0 and _n_in_summary(out) == {4}
+
+
 def test_chinese_labels_render(fake_model, tmp_path):
     import warnings
 
