@@ -9,6 +9,7 @@ workers can call it by reference.
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.metadata
 import subprocess
 from dataclasses import dataclass, field
@@ -81,6 +82,16 @@ def replication_seeds(master: int, reps: int) -> list[int]:
 # Code and package versions
 # ---------------------------------------------------------------------------------------
 
+#: The packages whose Python and TOML files can change what a run produces: the model, its
+#: agents, the shipped scenarios and the experiment machinery that builds and runs them.
+#: Not `viz/` (the browser view stores nothing), not docs or README, and not pyproject.toml:
+#: nothing reads it at run time except for the version fallback below, and editing it
+#: changes no installed package by itself (the versions that do run are recorded apart, in
+#: `package_versions()`), while it is edited for unrelated reasons (pytest or lint options).
+RESULT_SOURCES = ("model", "agents", "scenarios", "experiments")
+RESULT_SUFFIXES = (".py", ".toml")
+_GIT_TIMEOUT_S = 10
+
 
 @functools.cache
 def package_versions() -> dict[str, str]:
@@ -93,20 +104,77 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-@functools.cache
-def git_commit() -> str | None:
-    """The commit of the source tree this package runs from, '+dirty' if tracked files changed."""
-    root = Path(__file__).resolve().parent.parent
+def _source_root() -> Path:
+    """The directory holding `model/`, `agents/`, ...: a checkout, or site-packages."""
+    return Path(__file__).resolve().parent.parent
+
+
+def _is_result_source(rel: str) -> bool:
+    parts = rel.replace("\\", "/").split("/")
+    return (len(parts) > 1 and parts[0] in RESULT_SOURCES and "__pycache__" not in parts
+            and rel.endswith(RESULT_SUFFIXES))
+
+
+def _hash_files(root: Path, rels) -> str:
+    """8 hex digits of a hash over each file's relative path and content ('deleted' if gone)."""
+    h = hashlib.sha256()
+    for rel in sorted(set(rels)):
+        h.update(rel.encode("utf-8", "surrogateescape") + b"\0")
+        try:
+            data = (root / rel).read_bytes()
+        except OSError:
+            h.update(b"-\0")  # deleted (or unreadable): still a change from the commit
+        else:
+            h.update(b"+" + len(data).to_bytes(8, "big") + data)
+    return h.hexdigest()[:8]
+
+
+def source_hash(root: Path | None = None) -> str:
+    """Hash of every result-bearing source file under `root` (the no-git fallback)."""
+    root = _source_root() if root is None else Path(root)
+    rels = [p.relative_to(root).as_posix() for pkg in RESULT_SOURCES if (root / pkg).is_dir()
+            for p in (root / pkg).rglob("*") if p.is_file()]
+    return _hash_files(root, [r for r in rels if _is_result_source(r)])
+
+
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
+    # --no-optional-locks: only read, never refresh the index under someone else's feet.
+    return subprocess.run(["git", "--no-optional-locks", "-C", str(root), *args],
+                          capture_output=True, timeout=_GIT_TIMEOUT_S)
+
+
+def _git_commit(root: Path) -> str | None:
     try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
-                              text=True, timeout=10)
+        head = _git(root, "rev-parse", "--show-toplevel", "HEAD")
         if head.returncode != 0:
             return None
-        dirty = subprocess.run(["git", "-C", str(root), "diff", "--quiet", "HEAD", "--"],
-                               capture_output=True, timeout=10).returncode != 0
-    except (OSError, subprocess.SubprocessError):
+        toplevel, commit = head.stdout.decode("utf-8", "surrogateescape").splitlines()[:2]
+        if Path(toplevel).resolve() != root.resolve():
+            return None  # installed inside some other repository (a venv in a checkout)
+        # Tracked result-bearing files that differ from HEAD (staged or not), and untracked
+        # ones (a new module can change results); ignored files (__pycache__) are not listed.
+        diff = _git(root, "diff", "--name-only", "--no-renames", "-z", "HEAD", "--", *RESULT_SOURCES)
+        new = _git(root, "ls-files", "--others", "--exclude-standard", "-z", "--", *RESULT_SOURCES)
+    except (OSError, subprocess.SubprocessError, ValueError):
         return None
-    return head.stdout.strip() + ("+dirty" if dirty else "")
+    if diff.returncode != 0 or new.returncode != 0:
+        # Cannot tell what changed: name the code by the content of all its sources.
+        return f"{commit}+{source_hash(root)}"
+    rels = [r for out in (diff.stdout, new.stdout)
+            for r in out.decode("utf-8", "surrogateescape").split("\0") if r and _is_result_source(r)]
+    return f"{commit}+{_hash_files(root, rels)}" if rels else commit
+
+
+@functools.cache
+def git_commit() -> str | None:
+    """The commit of the source tree this package runs from, or None outside a git checkout.
+
+    '<commit>' when the result-bearing sources (`RESULT_SOURCES`, *.py and *.toml) match
+    the commit; '<commit>+<8 hex>' when some differ or are untracked, the hex a hash of those
+    files' paths and contents: two different edits give two versions, reverting an edit
+    gives back the clean one, and edits elsewhere (README, docs, tests, viz) change nothing.
+    """
+    return _git_commit(_source_root())
 
 
 @functools.cache
@@ -117,7 +185,7 @@ def package_version() -> str:
         # Running from a source tree that is not installed: read pyproject.toml.
         import tomllib
 
-        pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+        pyproject = _source_root() / "pyproject.toml"
         try:
             return tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["version"]
         except (OSError, KeyError, tomllib.TOMLDecodeError):
@@ -126,6 +194,14 @@ def package_version() -> str:
 
 @functools.cache
 def code_version() -> str:
-    """'<package version>+g<commit>' (or just the package version outside git)."""
+    """What identifies the code a run used; part of every run id, so resume skips a run only
+    if it was made by the same code.
+
+    '<package version>+g<git_commit()>' in a git checkout, e.g. '0.1.0+g<sha>' or
+    '0.1.0+g<sha>+1a2b3c4d' with uncommitted result-bearing edits. Outside git (installed
+    from a wheel or sdist, or git missing or failing) '<package version>+src<8 hex>', a hash
+    of the installed result-bearing sources, so an edited installation is still told apart.
+    Computed once per process.
+    """
     commit = git_commit()
-    return f"{package_version()}+g{commit}" if commit else package_version()
+    return f"{package_version()}+g{commit}" if commit else f"{package_version()}+src{source_hash()}"

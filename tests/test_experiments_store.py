@@ -6,8 +6,13 @@ the real model, which tests/test_experiments.py exercises.
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import shutil
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -68,6 +73,151 @@ def test_replication_seeds_are_stable_and_extend():
     assert replication_seeds(42, 8)[:5] == a  # raising --reps keeps earlier replications
     assert len(set(a)) == 5 and all(0 <= s < 2**63 for s in a)
     assert replication_seeds(43, 5) != a
+
+
+# -- code version ----------------------------------------------------------------------
+# The code version is part of every run id, so resume skips exactly the runs made by the
+# same result-bearing code. These tests copy the shipped experiments/runner.py into a
+# scratch git repository (or a plain directory) and load it from there, so they look at the
+# copy's tree, never at the state of this checkout, and leave nothing behind.
+
+RUNNER_SRC = Path(__file__).resolve().parent.parent / "experiments" / "runner.py"
+needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="needs the git executable")
+
+
+@pytest.fixture
+def git_env(tmp_path, monkeypatch):
+    for var in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no user or system git config
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))  # never find a repo above
+    for who in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{who}_NAME", "t")
+        monkeypatch.setenv(f"GIT_{who}_EMAIL", "t@example.invalid")
+
+
+def _source_tree(root: Path) -> Path:
+    """A minimal h2chain-shaped tree: the real runner.py, a model module, docs."""
+    (root / "experiments").mkdir(parents=True)
+    (root / "model").mkdir()
+    shutil.copy(RUNNER_SRC, root / "experiments" / "runner.py")
+    (root / "experiments" / "__init__.py").write_text("")
+    (root / "model" / "__init__.py").write_text("")
+    (root / "model" / "model.py").write_text("RATE = 0.05\n")
+    (root / "README.md").write_text("# h2chain\n")
+    (root / "pyproject.toml").write_text('[project]\nname = "h2chain"\nversion = "0.1.0"\n')
+    return root
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def _commit_all(root: Path) -> str:
+    _git(root, "init", "-q")
+    _git(root, "add", "-A")
+    _git(root, "-c", "commit.gpgsign=false", "commit", "-q", "-m", "init")
+    return _git(root, "rev-parse", "HEAD")
+
+
+def _runner_from(root: Path, monkeypatch):
+    """Import root/experiments/runner.py as its own module; returns a code_version() that
+    recomputes each time (the module caches it per process)."""
+    name = f"_runner_copy_{abs(hash(str(root)))}"
+    spec = importlib.util.spec_from_file_location(name, root / "experiments" / "runner.py")
+    mod = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, name, mod)
+    spec.loader.exec_module(mod)
+
+    def version() -> str:
+        for obj in vars(mod).values():
+            if callable(getattr(obj, "cache_clear", None)):
+                obj.cache_clear()
+        return mod.code_version()
+
+    return version
+
+
+@needs_git
+def test_code_version_ignores_edits_that_cannot_change_results(tmp_path, git_env, monkeypatch):
+    root = _source_tree(tmp_path / "repo")
+    sha = _commit_all(root)
+    version = _runner_from(root, monkeypatch)
+    clean = version()
+    assert clean.endswith(f"+g{sha}")  # a clean tree is the commit alone
+    (root / "README.md").write_text("# h2chain\n\nA new paragraph.\n")
+    (root / "pyproject.toml").write_text('[project]\nname = "h2chain"\nversion = "0.1.0"\n# lint\n')
+    (root / "docs").mkdir()
+    (root / "docs" / "notes.py").write_text("x = 1\n")  # outside the result packages
+    (root / "model" / "NOTES.md").write_text("not code\n")
+    assert version() == clean
+
+
+@needs_git
+def test_code_version_tells_different_model_edits_apart_and_revert_restores_it(tmp_path, git_env, monkeypatch):
+    root = _source_tree(tmp_path / "repo")
+    _commit_all(root)
+    version = _runner_from(root, monkeypatch)
+    clean = version()
+    model = root / "model" / "model.py"
+    model.write_text("RATE = 0.06\n")
+    first = version()
+    model.write_text("RATE = 0.07\n")
+    second = version()
+    assert len({clean, first, second}) == 3
+    _git(root, "add", "model/model.py")  # staging does not change what the code is
+    assert version() == second
+    model.write_text("RATE = 0.06\n")
+    assert version() == first  # the same edit again: its earlier runs are reused
+    _git(root, "reset", "-q")
+    model.write_text("RATE = 0.05\n")
+    assert version() == clean
+
+
+@needs_git
+def test_untracked_module_in_a_result_package_changes_code_version(tmp_path, git_env, monkeypatch):
+    root = _source_tree(tmp_path / "repo")
+    _commit_all(root)
+    version = _runner_from(root, monkeypatch)
+    clean = version()
+    extra = root / "model" / "extra.py"
+    extra.write_text("BONUS = 1\n")
+    with_extra = version()
+    assert with_extra != clean
+    extra.write_text("BONUS = 2\n")
+    assert version() not in (clean, with_extra)
+    extra.unlink()
+    assert version() == clean
+
+
+def test_code_version_outside_git_hashes_the_sources(tmp_path, git_env, monkeypatch):
+    # Installed from a wheel or sdist: no repository. The version must still tell code apart.
+    root = _source_tree(tmp_path / "site")
+    version = _runner_from(root, monkeypatch)
+    before = version()
+    (root / "README.md").write_text("changed\n")
+    assert version() == before
+    (root / "model" / "model.py").write_text("RATE = 0.06\n")
+    assert version() != before
+    monkeypatch.setenv("PATH", str(tmp_path / "no-such-bin"))  # git missing: no error either
+    assert version() not in ("", before)
+
+
+@needs_git
+def test_code_version_ignores_an_enclosing_repository(tmp_path, git_env, monkeypatch):
+    # e.g. a virtualenv inside some other checkout: that checkout's commit says nothing
+    # about the installed sources.
+    outer = tmp_path / "outer"
+    outer.mkdir()
+    (outer / "file.txt").write_text("x\n")
+    outer_sha = _commit_all(outer)
+    root = _source_tree(outer / "venv" / "site-packages")
+    version = _runner_from(root, monkeypatch)
+    before = version()
+    assert outer_sha not in before
+    (root / "model" / "model.py").write_text("RATE = 0.06\n")
+    assert version() != before
 
 
 # -- store and executor ------------------------------------------------------------------
