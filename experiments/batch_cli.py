@@ -306,7 +306,7 @@ def build_compare_outputs(store, labels, baseline, run_ids=None, *, lang="en", q
 
 def plan_sweep(args) -> dict[str, Any]:
     from experiments import scenario_io
-    from experiments.design import build_design, parse_param
+    from experiments.design import build_design, parse_param, scalar_name
     from experiments.execute import RunSpec
     from experiments.runner import code_version, replication_seeds
     from model.params import ParameterError
@@ -316,7 +316,7 @@ def plan_sweep(args) -> dict[str, Any]:
     if args.design != "grid" and args.n < 1:
         raise UserError(f"--n must be at least 1, got {args.n}")
     overrides = scenario_io.parse_set(args.set)
-    both = sorted(set(overrides) & {r.key for r in ranges})
+    both = sorted(k for k in overrides if scalar_name(k) in {r.key for r in ranges})
     if both:
         raise UserError(f"{both[0]} is both swept (--param) and fixed (--set)")
     stress = scenario_io.stress_value(args.stress)

@@ -41,10 +41,20 @@ class ParamRange:
         return values
 
 
+def scalar_name(key: str) -> str:
+    """The flat name of a scalar parameter written as `group.name` (`fund.fund_coverage`), as
+    `--set` accepts it; any other key unchanged."""
+    group, dot, name = key.partition(".")
+    if dot and name in ModelParams.groups().get(group, ()) and name in ModelParams.scalar_names():
+        return name
+    return key
+
+
 def parse_param(text: str) -> ParamRange:
-    """`key=lo:hi:n` (n optional for sampled designs, default 5) -> ParamRange, validated."""
+    """`key=lo:hi:n` (n optional for sampled designs, default 5) -> ParamRange, validated.
+    `key` is a flat name or `group.name`, as in `--set`."""
     key, sep, rng = text.partition("=")
-    key = key.strip()
+    key = scalar_name(key.strip())
     if not sep or not key:
         raise ParameterError(text, "expected key=lo:hi:n", "--param")
     specs = ModelParams.specs()

@@ -62,6 +62,8 @@ BAD = [
     ["sweep", "baseline", "--param", "fund_coverage=a:b"],
     ["sweep", "no_such_scenario", "--param", "fund_coverage=0.1:0.5:3"],
     ["sweep", "baseline", "--param", "fund_coverage=0.1:0.5:3", "--set", "fund_coverage=0.2"],
+    ["sweep", "baseline", "--param", "fund_coverage=0.1:0.5:3", "--set", "fund.fund_coverage=0.2"],
+    ["sweep", "baseline", "--param", "fund.fund_coverage=0.1:0.5:3", "--set", "fund_coverage=0.2"],
     ["sweep", "baseline", "--param", "fund_coverage=0.1:0.5", "--design", "sobol", "--n", "0"],
 ]
 

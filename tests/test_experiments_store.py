@@ -373,3 +373,12 @@ def test_cost_effectiveness_uses_surviving_smes():
     # extra cost 200 on average; extra survivors (10 + 10) / 2 = 10; extra R&D successes 2
     assert by["fiscal_cost_per_extra_surviving_sme_wan"] == pytest.approx(20.0)
     assert by["fiscal_cost_per_extra_rd_success_wan"] == pytest.approx(100.0)
+
+
+def test_param_accepts_the_group_dot_name_form_of_set():
+    from experiments.design import parse_param, scalar_name
+
+    assert parse_param("fund.fund_coverage=0.1:0.5:3") == parse_param("fund_coverage=0.1:0.5:3")
+    assert scalar_name("fund.fund_coverage") == "fund_coverage"
+    assert scalar_name("leaders.jinnan.payment_term_months") == "leaders.jinnan.payment_term_months"
+    assert scalar_name("bank.fund_coverage") == "bank.fund_coverage"  # not in that group: left for the error
