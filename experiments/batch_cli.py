@@ -14,6 +14,7 @@ import hashlib
 import importlib
 import json
 import logging
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -172,6 +173,12 @@ def _open_store(out: Path, definition: dict[str, Any], master_seed: int, reps: i
 
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} exists and is not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"--out {out}: cannot create the directory ({exc.strerror})") from None
+    if not os.access(out, os.W_OK):
+        raise UserError(f"--out {out} is not writable")
     if ResultsStore.exists(out):
         store = ResultsStore(out, create=False)
         stored = store.manifest().get("experiment")

@@ -105,6 +105,14 @@ def test_parquet_export_without_pyarrow_is_refused_before_the_batch(fake_model, 
     assert not (stored / "runs.parquet").exists()
 
 
+def test_an_out_directory_that_cannot_be_made_is_a_user_error(fake_model, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code = main(["compare", "a", "--reps", "1", "--months", "2", "--jobs", "1", "--quiet", "--out", str(blocker / "x")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and err.startswith("h2chain: error: --out"), err
+
+
 def test_user_error_in_a_real_process(tmp_path):
     out = tmp_path / "exp"
     proc = subprocess.run([sys.executable, "-m", "experiments.cli", "sweep", "baseline", "--param",
