@@ -3,7 +3,8 @@
 Each feature module registers its own subcommands through a `register(subparsers)`
 function, so the command line is one place to look and each module owns its commands.
 User mistakes (bad scenario, bad --set, bad range) exit with status 2 and one line on
-stderr, never a traceback.
+stderr, never a traceback. Output piped into a reader that stops early (`| head`) ends the
+command quietly with status 141, as a Unix tool killed by SIGPIPE would.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
+import select
 import sys
 
 # Modules that contribute subcommands, in the order they appear in --help.
@@ -21,6 +24,13 @@ COMMAND_MODULES = (
     "experiments.bench",
     "viz.server",
 )
+
+
+# Exit status when the reader of our standard output goes away (`h2chain show x | head`):
+# 128 + SIGPIPE, what the shell reports for `cat`, `grep` and the like in the same pipeline,
+# so `set -o pipefail` scripts see the familiar "reader stopped" status, distinct from
+# 1 (failed runs) and 2 (user mistakes), as 130 (128 + SIGINT) is for an interrupt.
+EXIT_BROKEN_PIPE = 141
 
 
 class UserError(Exception):
@@ -47,6 +57,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        try:
+            code = _dispatch(argv)
+        except SystemExit:  # argparse's --help and usage errors: flush while we can catch it
+            _flush_stdout()
+            raise
+        # flush here, not at interpreter exit, so that a closed pipe is caught below
+        _flush_stdout()
+        return code
+    except BrokenPipeError:
+        if not _stdout_reader_gone():
+            raise  # a pipe of our own (a worker, a scheduler) broke: a real failure, show it
+        # The reader went away (`| head`). Point stdout at devnull so that Python's own
+        # flush at exit does not fail again and print "Exception ignored ..." (the recipe of
+        # the Python docs' "Note on SIGPIPE"); nothing goes to stderr.
+        _stdout_to_devnull()
+        return EXIT_BROKEN_PIPE
+
+
+def _dispatch(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
@@ -60,6 +90,38 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("h2chain: interrupted", file=sys.stderr)
         return 130
+
+
+def _flush_stdout() -> None:
+    if sys.stdout is not None:  # None when started with stdout closed
+        sys.stdout.flush()
+
+
+def _stdout_reader_gone() -> bool:
+    """Whether standard output is a pipe or socket nobody reads any more (poll says POLLERR
+    or POLLHUP). A stdout that is no file (tests' capture) cannot have broken; where poll is
+    missing, assume it did, as the Python docs' recipe does."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    if not hasattr(select, "poll"):
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(ev & (select.POLLERR | select.POLLHUP) for _fd, ev in poller.poll(0))
+
+
+def _stdout_to_devnull() -> None:
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced by a non-file object (tests)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
 
 
 if __name__ == "__main__":

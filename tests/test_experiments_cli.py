@@ -123,6 +123,43 @@ def test_user_error_in_a_real_process(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("argv", [
+    ["show", "baseline"],
+    ["run", "baseline", "--months", "2", "--set", "n_smes=20"],
+], ids=["show", "run"])
+def test_output_into_a_closed_pipe_ends_quietly(argv, tmp_path):
+    """`h2chain show baseline | head -5`: the reader goes away before we are done writing.
+    No BrokenPipeError traceback (nor Python's "Exception ignored" at exit), status 141."""
+    proc = subprocess.Popen([sys.executable, "-m", "experiments.cli", *argv], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc.stdout.close()  # before the command has started writing: its first write fails
+    try:
+        err = proc.stderr.read().decode()
+        code = proc.wait(timeout=120)
+    finally:
+        proc.kill()
+    assert err == ""
+    assert code == 141
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_broken_pipe_that_is_not_stdout_is_not_hidden(monkeypatch):
+    """Only a closed standard output ends quietly; a pipe of our own that breaks is a failure."""
+    import argparse
+
+    import experiments.cli as cli
+
+    def broken(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(parser, "parse_args", lambda argv: argparse.Namespace(verbose=False, func=broken))
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    with pytest.raises(BrokenPipeError):
+        cli.main(["scenarios"])
+
+
 def test_report_of_missing_directory_is_a_user_error(tmp_path, capsys):
     assert main(["report", str(tmp_path / "nothing")]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
