@@ -16,7 +16,11 @@ Tables
 - `design`: for sweeps, the swept value of each parameter at each design point.
 
 Only the parent process writes; each finished run is committed in its own transaction,
-so a killed batch loses at most the run being written and a re-run resumes.
+so a killed batch loses at most the run being written and a re-run resumes. Commands that
+only read a store (`report`) open it with `read_only=True`: nothing is written into it.
+Opening an existing store (`create=False` or `read_only=True`) checks first that the file
+is one: anything else (not SQLite, an empty file, another program's database) raises
+`NotAStoreError`, a user error, before a byte is written.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from experiments.cli import UserError
 
 DB_NAME = "results.sqlite"
 
@@ -71,6 +77,15 @@ CREATE TABLE IF NOT EXISTS invocations (
 CREATE TABLE IF NOT EXISTS design (point INTEGER NOT NULL, key TEXT NOT NULL, value REAL,
     PRIMARY KEY (point, key)) WITHOUT ROWID;
 """
+
+# Tables that make a file an h2chain results store; a writable open adds any other table of
+# SCHEMA that is missing (stores written by older versions), a read-only one cannot.
+IDENTITY_TABLES = ("runs", "manifest")
+READ_TABLES = ("runs", "manifest", "monthly_series", "design")
+
+
+class NotAStoreError(UserError):
+    """`results.sqlite` exists but is not an h2chain results store."""
 
 
 def make_run_id(label: str, params_hash: str, seed: int, months: int, code_version: str) -> str:
@@ -123,17 +138,50 @@ def _num(value: Any) -> Any:
 class ResultsStore:
     """The SQLite store of one experiment directory."""
 
-    def __init__(self, directory: str | Path, *, create: bool = True):
+    def __init__(self, directory: str | Path, *, create: bool = True, read_only: bool = False):
+        """Open the store of `directory`, creating it unless `create=False` (then it must exist).
+
+        `read_only=True` (implies `create=False`) opens it with SQLite's `mode=ro`: nothing
+        is written into it, and every write raises `sqlite3.OperationalError`.
+        """
         self.directory = Path(directory)
         self.path = self.directory / DB_NAME
-        if not create and not self.path.exists():
+        existing = read_only or not create
+        if existing and not self.path.exists():
             raise FileNotFoundError(self.path)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.executescript(SCHEMA)
+        if existing and not self.path.is_file():
+            raise NotAStoreError(f"{self.path} is not an h2chain results store (not a file)")
+        if read_only:
+            self.conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0,
+                                        isolation_level=None)
+            self._check_is_store(READ_TABLES)
+        else:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            if existing:
+                self._check_is_store(IDENTITY_TABLES)  # before the schema is written into it
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.executescript(SCHEMA)
         self._kpi_columns = self._load_kpi_columns()
+
+    def _check_is_store(self, required: tuple[str, ...]) -> None:
+        """Raise `NotAStoreError` (closing the connection) unless the file is an SQLite
+        database holding the `required` tables."""
+        try:
+            names = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.OperationalError:
+            self.conn.close()  # locked, unreadable: a real problem, not a wrong file
+            raise
+        except sqlite3.DatabaseError:  # "file is not a database", a corrupt file
+            self.conn.close()
+            raise NotAStoreError(f"{self.path} is not an h2chain results store (not an SQLite database)") from None
+        missing = [t for t in required if t not in names]
+        if missing:
+            self.conn.close()
+            why = ("an empty file" if self.path.stat().st_size == 0 else "no tables" if not names
+                   else f"no table{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
+            raise NotAStoreError(f"{self.path} is not an h2chain results store ({why})")
 
     @staticmethod
     def exists(directory: str | Path) -> bool:

@@ -165,6 +165,77 @@ def test_report_of_missing_directory_is_a_user_error(tmp_path, capsys):
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("content, why", [
+    (b"hello, not a database\n", "not an SQLite database"),
+    (b"", "an empty file"),
+], ids=["not-sqlite", "empty"])
+def test_report_of_a_file_that_is_no_store_is_a_user_error_and_leaves_it_alone(content, why, tmp_path, capsys):
+    """A results.sqlite that is not SQLite once gave a sqlite3.DatabaseError traceback; an
+    empty one had our schema written into it, then "has no experiment manifest"."""
+    db = tmp_path / "results.sqlite"
+    db.write_bytes(content)
+    assert main(["report", str(tmp_path), "--quiet", "--no-figures"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"h2chain: error: {db} is not an h2chain results store ({why})"
+    assert db.read_bytes() == content
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.sqlite"]
+
+
+def test_resuming_into_a_file_that_is_no_store_is_refused(fake_model, tmp_path, capsys):
+    (tmp_path / "results.sqlite").write_bytes(b"")
+    assert main(["compare", "a", "b", "--reps", "2", "--months", "3", "--jobs", "1", "--out", str(tmp_path),
+                 "--quiet", "--no-figures"]) == 2
+    assert "is not an h2chain results store (an empty file)" in capsys.readouterr().err
+    assert (tmp_path / "results.sqlite").read_bytes() == b""
+
+
+def test_report_reads_a_store_opened_read_only(fake_model, tmp_path, monkeypatch):
+    """`report` works on a store opened with read_only=True (what batch_cli's cmd_report
+    should open), and the store file is left as it was."""
+    import hashlib
+    import sqlite3
+
+    import experiments.store
+    from experiments.store import ResultsStore
+
+    out = tmp_path / "cmp"
+    assert main(["compare", "a", "b", "--reps", "3", "--months", "6", "--jobs", "1", "--out", str(out),
+                 "--quiet", "--no-figures"]) == 0
+    db = out / "results.sqlite"
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    opened = []
+
+    class ReadOnly(ResultsStore):
+        def __init__(self, directory, *, create=True, read_only=False):
+            super().__init__(directory, read_only=True)
+            opened.append(self)
+
+    monkeypatch.setattr(experiments.store, "ResultsStore", ReadOnly)
+    (out / "compare_summary.csv").unlink()
+    assert main(["report", str(out), "--quiet", "--no-figures", "--export", "csv"]) == 0
+    assert opened and (out / "compare_summary.csv").exists() and len(pd.read_csv(out / "runs.csv")) == 6
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+    with ResultsStore(out, read_only=True) as store, pytest.raises(sqlite3.OperationalError, match="readonly"):
+        store.set_manifest({"x": 1})
+
+
+def test_read_only_store_needs_the_tables_it_reads(tmp_path):
+    import sqlite3
+
+    from experiments.store import NotAStoreError, ResultsStore
+
+    conn = sqlite3.connect(tmp_path / "results.sqlite")
+    conn.execute("CREATE TABLE runs (run_id TEXT)")
+    conn.execute("CREATE TABLE manifest (key TEXT, value TEXT)")
+    conn.close()
+    with pytest.raises(NotAStoreError, match="no tables monthly_series, design"):
+        ResultsStore(tmp_path, read_only=True)
+    with ResultsStore(tmp_path, create=False):  # a writable open adds them
+        pass
+    with ResultsStore(tmp_path, read_only=True) as store:
+        assert store.manifest() == {} and store.design_frame().empty
+
+
 # -- compare -------------------------------------------------------------------------------
 
 
