@@ -47,6 +47,10 @@ KINDS = ("baseline", "package", "policy", "stress")
 META_KEYS = ("title", "title_zh", "description", "kind", "sources", "compare_with")
 STRUCTURED = ("leaders", "banks", "packages")
 DEFAULT_LABEL = "model/params.py default"
+# The `where` of scenario names typed on the command line; stress names there come from
+# `--stress` (in `show`, `run`, `compare` and `sweep` alike), which messages then name.
+COMMAND_LINE = "command line"
+STRESS_OPTION = "--stress"
 
 # Allowed ranges of the fields of the structured specs (LeaderSpec, ProductSpec, BankSpec,
 # PackageSpec), which carry no Spec of their own: (lo, hi). Shares 0-1, money >= 0.
@@ -466,9 +470,10 @@ def check_meta(doc: dict[str, Any], where: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------
 
 
-def _load_chain(ref, *, where: str) -> list[tuple[Path, dict[str, Any]]]:
-    """[(path, parsed document)] from the root to `ref`; cycles and unknown parents rejected."""
-    path = locate(ref, where=where)
+def _load_chain(ref, *, where: str, key: str = "scenario") -> list[tuple[Path, dict[str, Any]]]:
+    """[(path, parsed document)] from the root to `ref`; cycles and unknown parents rejected.
+    `key` names `ref` in messages (the option it came from)."""
+    path = locate(ref, where=where, key=key)
     chain: list[tuple[Path, dict[str, Any]]] = []
     seen: list[Path] = []
     while True:
@@ -547,13 +552,14 @@ def _whole_structured(kind: str, value: Any, where: str) -> dict[str, Any]:
     return fresh.structured[kind]
 
 
-def stress_tables(ref, *, where: str = "keyword") -> tuple[dict[str, Any], list[str]]:
+def stress_tables(ref, *, where: str = "keyword", key: str = "scenario") -> tuple[dict[str, Any], list[str]]:
     """The `[stress]` values set by a stress scenario (and by stress-kind files it extends).
 
     Raises if the file is not `kind = "stress"` or if a stress-kind file sets anything
-    besides `[stress]` (which could not compose with another scenario).
+    besides `[stress]` (which could not compose with another scenario). `where` and `key`
+    name the source of `ref` in messages (`command line`, `--stress`).
     """
-    chain = _load_chain(ref, where=where)
+    chain = _load_chain(ref, where=where, key=key)
     leaf_path, leaf_doc = chain[-1]
     if leaf_doc.get("meta", {}).get("kind") != "stress":
         raise ScenarioError("[meta] kind", f"{label(leaf_path)} is not a stress scenario (kind = "
@@ -604,11 +610,16 @@ def _build(res: Resolution, fallback_where: str) -> ModelParams:
 
 
 def resolve(name_or_path, overrides: Mapping[str, Any] | None = None, *, where: str = "keyword",
-            stress=None, name_where: str | None = None) -> Resolution:
+            stress=None, name_where: str | None = None, stress_key: str | None = None) -> Resolution:
     """Resolve a scenario: chain, then stress overlays, then overrides. Returns the
     `Resolution` (with `.params`, `.sources`, `.chain`, `.meta`). `where` names the source of
-    the overrides in messages, `name_where` (default: `where`) that of the scenario names."""
+    the overrides in messages, `name_where` (default: `where`) that of the scenario names,
+    `stress_key` the option the stress names came from: by default `--stress` when
+    `name_where` is the command line (`command line: --stress: unknown scenario ...`), else
+    `scenario` as for the scenario name itself."""
     name_where = name_where or where
+    if stress_key is None:
+        stress_key = STRESS_OPTION if name_where == COMMAND_LINE else "scenario"
     res = default_resolution()
     if isinstance(name_or_path, ModelParams):
         res = _from_params(name_or_path)
@@ -619,7 +630,7 @@ def resolve(name_or_path, overrides: Mapping[str, Any] | None = None, *, where: 
             res.chain.append(here)
             res.meta = doc.get("meta", {})
     for ref in _as_list(stress):
-        values, files = stress_tables(ref, where=name_where)
+        values, files = stress_tables(ref, where=name_where, key=stress_key)
         for name, (v, src) in values.items():
             res.scalars[name] = v
             res.sources[name] = src

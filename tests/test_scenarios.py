@@ -516,6 +516,23 @@ def test_cli_errors_are_one_line_exit_2(capsys, tmp_path):
     assert code == 2 and "unknown scenario 'nope'" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("command", ["show", "run"])
+def test_cli_unknown_stress_names_the_stress_option(command, capsys):
+    """An unknown --stress once read "command line: scenario: unknown scenario", as if the
+    positional scenario name were wrong."""
+    code, _, err = run_cli(capsys, command, "baseline", "--stress", "nosuch")
+    assert code == 2 and err.strip().count("\n") == 0
+    assert err.startswith("h2chain: error: command line: --stress: unknown scenario 'nosuch'; available: ")
+    # the positional name keeps its message
+    code, _, err = run_cli(capsys, command, "nosuch", "--stress", "leader_late_payment")
+    assert code == 2 and err.startswith("h2chain: error: command line: scenario: unknown scenario 'nosuch'")
+
+
+def test_unknown_stress_in_python_names_the_scenario_as_before():
+    e = error_of(load_scenario, "baseline", stress="nosuch")
+    assert e.where == "keyword" and e.key == "scenario"
+
+
 # --------------------------------------------------------------------------------------
 # With the model (skipped until the simulation core is merged)
 # --------------------------------------------------------------------------------------
