@@ -216,6 +216,7 @@ def plan_compare(args) -> dict[str, Any]:
     from experiments import scenario_io
     from experiments.execute import RunSpec
     from experiments.runner import code_version, replication_seeds
+    from model.params import ParameterError
 
     _check_execution(args)
     main_job = not args.scenarios
@@ -229,7 +230,14 @@ def plan_compare(args) -> dict[str, Any]:
     months = args.months if args.months is not None else (MAIN_JOB_MONTHS if main_job else DEFAULT_MONTHS)
     overrides = scenario_io.parse_set(args.set)
     stress = scenario_io.stress_value(args.stress)
-    params = {lb: scenario_io.load(lb, overrides, stress) for lb in labels}
+    params = {}
+    for lb in labels:
+        try:
+            params[lb] = scenario_io.load(lb, overrides, stress)
+        except ParameterError as exc:  # a --baseline not among the scenarios: name the option
+            if lb == args.baseline and lb not in args.scenarios and exc.key == "scenario":
+                raise ParameterError("--baseline", exc.problem, exc.where) from None
+            raise
     seeds = replication_seeds(args.seed, reps)
     cv = code_version()
     specs = [RunSpec.make(lb, params[lb], seed, k, months, cv) for lb in labels for k, seed in enumerate(seeds)]
@@ -421,7 +429,7 @@ def cmd_report(args) -> int:
     if not ResultsStore.exists(out):
         raise UserError(f"{out} holds no results.sqlite")
     _check_outputs(args)
-    store = ResultsStore(out, create=False)
+    store = ResultsStore(out, read_only=True)  # report reads; it never writes into the store
     try:
         manifest = store.manifest()
         definition = manifest.get("experiment")

@@ -49,6 +49,7 @@ def _nonempty(path: Path) -> bool:
 
 BAD = [
     ["compare", "no_such_scenario"],
+    ["compare", "baseline", "--baseline", "no_such_scenario"],
     ["compare", "baseline", "--set", "no_such_key=1"],
     ["compare", "baseline", "--set", "fund_coverage=abc"],
     ["compare", "baseline", "--set", "fund_coverage=7"],
@@ -418,3 +419,10 @@ def test_failing_runs_through_the_cli(fake_model, monkeypatch, tmp_path, capsys)
     assert main([*argv, "--retry-failed"]) == 0
     assert (pd.read_csv(out / "runs.csv")["status"] == "ok").all()
     assert main(argv) == 0  # all stored and ok: nothing to report
+
+
+def test_an_unknown_baseline_names_the_option(tmp_path, capsys):
+    assert main(["compare", "baseline", "--baseline", "nosuch", "--out", str(tmp_path / "x"), "--quiet"]) == 2
+    assert "--baseline: unknown scenario 'nosuch'" in capsys.readouterr().err
+    assert main(["compare", "nosuch", "--out", str(tmp_path / "x"), "--quiet"]) == 2  # a positional name: as before
+    assert "scenario: unknown scenario 'nosuch'" in capsys.readouterr().err
