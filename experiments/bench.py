@@ -424,9 +424,12 @@ def run_bench(quick: bool = False, seed: int = 1, say=print) -> dict:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.json is not None:
+        from experiments.cli import check_output_file
+
+        check_output_file(args.json, "--json")  # before minutes of timing, not after
     result = run_bench(quick=args.quick, seed=args.seed, say=print)
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         print(f"figures: {args.json}")
     return 0

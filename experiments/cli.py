@@ -15,6 +15,7 @@ import logging
 import os
 import select
 import sys
+from pathlib import Path
 
 # Modules that contribute subcommands, in the order they appear in --help.
 COMMAND_MODULES = (
@@ -35,6 +36,20 @@ EXIT_BROKEN_PIPE = 141
 
 class UserError(Exception):
     """A mistake in the user's input: printed as one line, exit status 2."""
+
+
+def check_output_file(path: Path, option: str, *companions: Path) -> None:
+    """Refuse, before any work, an output file (and files written beside it) that cannot be
+    written: a directory in its place, a parent that cannot be made or is read-only."""
+    for target in (path, *companions):
+        if target.is_dir():
+            raise UserError(f"{option} {path}: {target} is a directory; give a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{option} {path}: cannot create {path.parent} ({exc.strerror})") from None
+    if not os.access(path.parent, os.W_OK):
+        raise UserError(f"{option} {path}: {path.parent} is not writable")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 from pathlib import Path
 
 DEFAULT_MONTHS = 60
@@ -30,7 +29,7 @@ def register(sub) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from experiments import scenario_io
-    from experiments.cli import UserError
+    from experiments.cli import UserError, check_output_file
     from experiments.runner import run
     from model.reporters import describe
 
@@ -39,7 +38,7 @@ def main(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise UserError(f"--seed must be a non-negative integer, got {args.seed}")
     if args.csv is not None:
-        _check_writable(args.csv)  # before the run, not after it
+        check_output_file(args.csv, "--csv", _provenance_path(args.csv))  # before the run, not after it
     # as `show`, `compare` and `sweep` resolve it: the stress overlay first, then --set, so a
     # --set of a stress parameter wins and errors name --set and the command line
     overrides = scenario_io.parse_set(args.sets)
@@ -67,20 +66,6 @@ def main(args: argparse.Namespace) -> int:
 
 def _provenance_path(csv: Path) -> Path:
     return csv.with_name(csv.name + ".json")
-
-
-def _check_writable(csv: Path) -> None:
-    from experiments.cli import UserError
-
-    for path in (csv, _provenance_path(csv)):
-        if path.is_dir():
-            raise UserError(f"--csv {csv}: {path} is a directory; give a file name")
-    try:
-        csv.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"--csv {csv}: cannot create {csv.parent} ({exc.strerror})") from None
-    if not os.access(csv.parent, os.W_OK):
-        raise UserError(f"--csv {csv}: {csv.parent} is not writable")
 
 
 def _write_together(writers: dict) -> None:

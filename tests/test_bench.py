@@ -132,3 +132,14 @@ def test_scaling_interleaves_sizes_and_pairs_the_rounds(monkeypatch):
     assert out["curve"]["10000"]["samples_us"] == [12.0, 36.0, 40.0]
     assert out["cost_10000_vs_1000"] == pytest.approx(36.0 / 20.0)
     assert out["cost_10000_vs_1000_paired_median"] == pytest.approx(40.0 / 30.0)  # of 1.2, 1.8, 1.33
+
+
+def test_an_unwritable_json_file_is_refused_before_the_benchmark_runs(tmp_path, capsys, monkeypatch):
+    import experiments.bench
+
+    def no_bench(**kwargs):
+        raise AssertionError("the benchmark should not start")
+    monkeypatch.setattr(experiments.bench, "run_bench", no_bench)
+    assert main(["bench", "--quick", "--json", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("h2chain: error: --json") and err.strip().count("\n") == 0
