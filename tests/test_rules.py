@@ -350,6 +350,19 @@ def test_government_stop_loss_is_paid_yearly_above_the_limit():
 
 # --- (e) interest subsidy ---------------------------------------------------------------------------
 
+def _hand_made_tech_loan(sme, amount_wan):
+    """Set-up: a good firm (quality 0.9) gets a tech-credit loan from its relationship bank
+    through the bank's own verbs (build the model with signal_noise 0, so the bank sees the
+    quality as it is and approves)."""
+    sme.quality = 0.9
+    bank = sme.relationship_bank
+    d = bank.decide(sme, "tech_credit", sme.model.params.packages["tech_credit"], amount_wan)
+    assert d.approve, d.reason
+    loan = bank.lend(sme, "tech_credit", "tech_credit", d)
+    sme.accept_loan(loan)
+    return loan
+
+
 @pytest.mark.parametrize("lever,rule", [
     (dict(interest_subsidy_pp=1.5), lambda rate: 0.015),
     (dict(interest_subsidy_share=0.3), lambda rate: 0.3 * rate),  # 30% of ~5.5% is below the 2 pp cap
@@ -360,12 +373,8 @@ def test_interest_subsidy_is_paid_by_the_budget_and_the_borrower_pays_the_rest(l
     # signal_noise 0: the bank sees the firm's quality as it is, so the set-up loan is approved
     m = HydrogenChainModel(rng=2, n_smes=20, offered_packages=(), signal_noise=0.0, audit=True, **lever)
     sme = m.smes[0]
-    sme.quality = 0.9
-    bank = sme.relationship_bank
-    d = bank.decide(sme, "tech_credit", m.params.packages["tech_credit"], 500.0)
-    assert d.approve, d.reason
-    loan = bank.lend(sme, "tech_credit", "tech_credit", d)
-    sme.accept_loan(loan)
+    loan = _hand_made_tech_loan(sme, 500.0)
+    bank = loan.bank
     rate = loan.contract_rate
     assert 0.045 < rate < 0.065  # the hand rules below assume a rate of about 5.5%
     sub = rule(rate)
@@ -562,12 +571,7 @@ def test_a_borrower_that_stops_paying_defaults_when_its_first_missed_instalment_
     when the oldest missed payment was 60 days late)."""
     m = HydrogenChainModel(rng=2, n_smes=20, offered_packages=(), signal_noise=0.0, audit=True)
     sme = next(s for s in m.smes if s.tier == 2)
-    sme.quality = 0.9
-    bank = sme.relationship_bank
-    d = bank.decide(sme, "tech_credit", m.params.packages["tech_credit"], 500.0)
-    assert d.approve, d.reason
-    loan = bank.lend(sme, "tech_credit", "tech_credit", d)
-    sme.accept_loan(loan)
+    loan = _hand_made_tech_loan(sme, 500.0)
     for customer in sme.customers:  # set-up: no orders, sales or costs, so no money comes or goes
         customer.suppliers.remove(sme)
     sme.external_sales_wan = sme.chain_sales_ema_wan = sme.fixed_cost_wan = sme.shock_hazard_month = 0.0
