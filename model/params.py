@@ -135,6 +135,25 @@ class PackageSpec:
     description: str = ""
 
 
+# Allowed ranges of the numeric fields of the structured specs (LeaderSpec, ProductSpec,
+# BankSpec), which carry no Spec of their own: (lo, hi). Shares 0-1, money >= 0. Checked for
+# every way parameters arrive (keywords, ModelParams, scenario files, --set) by `validate`.
+FIELD_RANGES: dict[str, tuple[float | None, float | None]] = {
+    "payment_term_months": (0, 36),
+    "pd_annual": (0.0, 1.0),
+    "confirm_share": (0.0, 1.0),
+    "supplier_weight": (0.0, 100.0),
+    "initial_cash_wan": (0.0, None),
+    "unit_margin": (0.0, 1.0),
+    "unit_value_wan": (0.0, None),
+    "sme_share": (0.0, 1.0),
+    "capital_wan": (0.0, None),
+    "risk_appetite": (0.0, 10.0),
+    "noise_multiplier": (0.0, 10.0),
+    "market_weight": (0.0, 100.0),
+}
+
+
 def _product(units, value, share, segs, label, kpi=""):
     return ProductSpec(tuple(units), value, share, dict(segs), label, kpi)
 
@@ -405,12 +424,63 @@ class ModelParams(Scenario):
             raise ParameterError("leaders", "at least one chain leader is needed", where)
         if not self.banks:
             raise ParameterError("banks", "at least one bank is needed", where)
+        self._validate_structured_values(where)
+
+    def _validate_structured_values(self, where: str) -> None:
+        """Leaders, products and banks as the model can run them, however they arrived: finite
+        numbers within FIELD_RANGES, a plan for every product, segment shares adding to 1,
+        distinct keys, some weight to draw suppliers and relationship banks by, and a tier-1
+        supplier for every leader."""
+        def check_number(path: str, value: Any) -> None:
+            lo, hi = FIELD_RANGES.get(path.rsplit(".", 1)[-1], (0.0, None))
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ParameterError(path, f"expected a finite number, got {value!r}", where)
+            if (lo is not None and value < lo) or (hi is not None and value > hi):
+                allowed = f"{lo:g} to {hi:g}" if hi is not None else f">= {lo:g}"
+                raise ParameterError(path, f"{value!r} is out of range; allowed {allowed}", where)
+
+        def check_numbers(path: str, spec) -> None:
+            for f in dataclasses.fields(spec):
+                value = getattr(spec, f.name)
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    check_number(f"{path}.{f.name}", value)
+
+        for kind, specs, key_of in (("leaders", self.leaders, leader_key), ("banks", self.banks, bank_key)):
+            keys = [key_of(spec) for spec in specs]
+            dup = next((k for k in keys if keys.count(k) > 1), None)
+            if dup is not None:
+                raise ParameterError(kind, f"two {kind} have the key {dup!r} (the first word of the name for a "
+                                           f"leader, the name for a bank); give them distinct names", where)
+            for k, spec in zip(keys, specs):
+                check_numbers(f"{kind}.{k}", spec)
         for ld in self.leaders:
             for prod_name, prod in ld.products.items():
-                for seg in prod.segment_shares:
+                path = f"leaders.{leader_key(ld)}.products.{prod_name}"
+                check_numbers(path, prod)
+                if not prod.units_per_year:
+                    raise ParameterError(f"{path}.units_per_year", "expected at least one yearly value", where)
+                for v in prod.units_per_year:
+                    check_number(f"{path}.units_per_year", v)
+                for seg, share in prod.segment_shares.items():
                     if seg not in SEGMENTS:
-                        raise ParameterError(f"leaders.{leader_key(ld)}.products.{prod_name}.segment_shares",
+                        raise ParameterError(f"{path}.segment_shares",
                                              f"unknown segment {seg!r}; allowed: {', '.join(SEGMENTS)}", where)
+                    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0:
+                        raise ParameterError(f"{path}.segment_shares", f"share of {seg} must be a number from 0 "
+                                                                       f"to 1, got {share!r}", where)
+                total = sum(prod.segment_shares.values())
+                if abs(total - 1.0) > 1e-3:
+                    raise ParameterError(f"{path}.segment_shares", f"shares add up to {total:g}; they must add up "
+                                                                   f"to 1", where)
+        for kind, weight in (("leaders", "supplier_weight"), ("banks", "market_weight")):
+            if not any(getattr(spec, weight) > 0 for spec in getattr(self, kind)):
+                raise ParameterError(f"{kind}.{weight}", f"every {weight} is 0; at least one must be above 0", where)
+        if not self.network_file:
+            tier1 = max(1, min(self.n_smes, round(self.n_smes * self.tier1_share)))  # as network.generate
+            if tier1 < len(self.leaders):
+                raise ParameterError("n_smes", f"{self.n_smes} SMEs with tier1_share {self.tier1_share:g} make "
+                                               f"{tier1} tier-1 SME(s), fewer than the {len(self.leaders)} leaders: "
+                                               f"every leader needs a supplier", where)
 
     # -- identity -------------------------------------------------------------------------
     def canonical(self) -> dict[str, Any]:

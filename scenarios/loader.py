@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, get_origin, get_type_hints
 
 from model.params import (
+    FIELD_RANGES,
     INSTRUMENTS,
     SEGMENTS,
     BankSpec,
@@ -52,22 +53,6 @@ DEFAULT_LABEL = "model/params.py default"
 COMMAND_LINE = "command line"
 STRESS_OPTION = "--stress"
 
-# Allowed ranges of the fields of the structured specs (LeaderSpec, ProductSpec, BankSpec,
-# PackageSpec), which carry no Spec of their own: (lo, hi). Shares 0-1, money >= 0.
-FIELD_RANGES: dict[str, tuple[float | None, float | None]] = {
-    "payment_term_months": (0, 36),
-    "pd_annual": (0.0, 1.0),
-    "confirm_share": (0.0, 1.0),
-    "supplier_weight": (0.0, 100.0),
-    "initial_cash_wan": (0.0, None),
-    "unit_margin": (0.0, 1.0),
-    "unit_value_wan": (0.0, None),
-    "sme_share": (0.0, 1.0),
-    "capital_wan": (0.0, None),
-    "risk_appetite": (0.0, 10.0),
-    "noise_multiplier": (0.0, 10.0),
-    "market_weight": (0.0, 100.0),
-}
 KPI_CHOICES = ("", "trucks", "stations")
 SPEC_CLASSES = {"leaders": LeaderSpec, "banks": BankSpec, "packages": PackageSpec}
 

@@ -197,9 +197,72 @@ def _bound_cases():
 
 @pytest.mark.parametrize("name,value", _bound_cases())
 def test_each_parameter_at_each_end_of_its_range_runs(name, value):
-    m = HydrogenChainModel(rng=1, n_smes=20, offered_packages=tuple(DEFAULT_PACKAGES), fund_endowment_wan=2000.0,
+    # 40 SMEs: at the lowest tier1_share (0.05) that still leaves each of the two leaders a supplier
+    m = HydrogenChainModel(rng=1, n_smes=40, offered_packages=tuple(DEFAULT_PACKAGES), fund_endowment_wan=2000.0,
                            **{name: value})
     m.run(3)
     m.check_books()
     for k, v in m.summary().items():
         assert v is None or math.isfinite(v), (k, v)
+
+
+# --- leaders, products and banks are checked however they arrive -----------------------------
+
+def _leaders_with(**changes):
+    """The default leaders, Jinnan (the second) changed; products by dataclasses.replace."""
+    import dataclasses
+
+    from model.params import DEFAULT_LEADERS
+
+    meijin, jinnan = DEFAULT_LEADERS
+    product_changes = changes.pop("product", None)
+    if product_changes:
+        trucks = dataclasses.replace(jinnan.products["trucks"], **product_changes)
+        changes["products"] = {**jinnan.products, "trucks": trucks}
+    return (meijin, dataclasses.replace(jinnan, **changes))
+
+
+@pytest.mark.parametrize("params, key, problem", [
+    (dict(leaders=_leaders_with(pd_annual=3.0)), "leaders.jinnan.pd_annual", "out of range; allowed 0 to 1"),
+    (dict(leaders=_leaders_with(confirm_share=5.0)), "leaders.jinnan.confirm_share", "out of range"),
+    (dict(leaders=_leaders_with(initial_cash_wan=math.inf)), "leaders.jinnan.initial_cash_wan", "finite"),
+    (dict(leaders=_leaders_with(product={"unit_value_wan": math.nan})), "leaders.jinnan.products.trucks.unit_value_wan",
+     "finite"),
+    (dict(leaders=_leaders_with(product={"units_per_year": ()})), "leaders.jinnan.products.trucks.units_per_year",
+     "at least one"),
+    (dict(leaders=_leaders_with(product={"units_per_year": (100.0, math.nan)})),
+     "leaders.jinnan.products.trucks.units_per_year", "finite"),
+    (dict(leaders=_leaders_with(product={"segment_shares": {"制": 0.0}})),
+     "leaders.jinnan.products.trucks.segment_shares", "add up to 0"),
+    (dict(leaders=_leaders_with(name="Meijin B")), "leaders", "the key 'meijin'"),
+    (dict(leaders=_leaders_with(supplier_weight=0.0)), None, None),
+    (dict(n_smes=2), "n_smes", "fewer than the 2 leaders"),
+])
+def test_structured_values_are_checked_when_given_as_keywords(params, key, problem):
+    """Keywords and ModelParams get the checks scenario files and --set get (they once crashed
+    mid-run: a complex number from pd_annual 3, a division by zero, an index error)."""
+    if key is None:  # one leader with weight 0 is allowed (the other draws every supplier)
+        ModelParams(**params)
+        return
+    with pytest.raises(ParameterError) as info:
+        HydrogenChainModel(rng=1, **params)
+    assert info.value.key == key and problem in info.value.problem, str(info.value)
+
+
+def test_all_weights_zero_is_refused():
+    import dataclasses
+
+    from model.params import DEFAULT_BANKS, DEFAULT_LEADERS
+
+    with pytest.raises(ParameterError, match="every supplier_weight is 0"):
+        ModelParams(leaders=tuple(dataclasses.replace(ld, supplier_weight=0.0) for ld in DEFAULT_LEADERS))
+    with pytest.raises(ParameterError, match="every market_weight is 0"):
+        ModelParams(banks=tuple(dataclasses.replace(b, market_weight=0.0) for b in DEFAULT_BANKS))
+
+
+def test_nan_from_the_command_line_is_one_line(capsys):
+    from experiments.cli import main
+
+    assert main(["run", "order_credit", "--months", "1", "--set", "leaders.jinnan.pd_annual=nan"]) == 2
+    err = capsys.readouterr().err
+    assert "pd_annual" in err and "finite" in err and err.strip().count("\n") == 0
