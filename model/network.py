@@ -20,7 +20,7 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 
-from .params import SEGMENTS, ModelParams, ParameterError, leader_key
+from .params import SEGMENTS, ModelParams, ParameterError, leader_key, network_input_files
 
 
 def cumulative_weights(weights) -> list[float]:
@@ -98,6 +98,40 @@ def generate(params: ModelParams, rng: np.random.Generator) -> nx.DiGraph:
     return g
 
 
+def _read_csv_network(path: Path) -> nx.DiGraph:
+    """A CSV edge list (supplier,customer) and its optional `.nodes.csv` (id, attributes);
+    any way the files are unreadable is one ParameterError naming the file and the line."""
+    edges_file, nodes_file = network_input_files(path)
+    raw = nx.DiGraph()
+    current = edges_file
+    try:
+        with edges_file.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            if not reader.fieldnames or not {"supplier", "customer"} <= set(reader.fieldnames):
+                raise ParameterError("network_file", "a CSV edge list needs the columns supplier,customer", str(path))
+            for row in reader:
+                supplier, customer = row["supplier"], row["customer"]
+                if supplier is None or customer is None or not supplier.strip() or not customer.strip():
+                    raise ParameterError("network_file", f"line {reader.line_num}: expected supplier,customer, got "
+                                                         f"{row!r}", str(edges_file))
+                raw.add_edge(supplier.strip(), customer.strip())
+        current = nodes_file
+        if nodes_file.exists():
+            with nodes_file.open(newline="", encoding="utf-8") as fh:
+                reader = csv.DictReader(fh)
+                if not reader.fieldnames or "id" not in reader.fieldnames:
+                    raise ParameterError("network_file", "a nodes file needs an id column", str(nodes_file))
+                for row in reader:
+                    nid = (row.pop("id") or "").strip()
+                    if nid in raw:
+                        raw.nodes[nid].update({k: v for k, v in row.items() if k is not None and v not in (None, "")})
+    except UnicodeDecodeError as exc:
+        raise ParameterError("network_file", f"not UTF-8 text ({exc.reason} at byte {exc.start})", str(current)) from None
+    except OSError as exc:
+        raise ParameterError("network_file", f"cannot read it ({exc.strerror})", str(current)) from None
+    return raw
+
+
 def load(path: str | Path, params: ModelParams) -> nx.DiGraph:
     """Load a real supplier network and relabel it to the model's conventions.
 
@@ -117,20 +151,7 @@ def load(path: str | Path, params: ModelParams) -> nx.DiGraph:
             raise ParameterError("network_file", f"not readable as GraphML: {exc}", where) from None
         raw = nx.DiGraph(raw)
     elif path.suffix.lower() == ".csv":
-        raw = nx.DiGraph()
-        with path.open(newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            if not reader.fieldnames or not {"supplier", "customer"} <= set(reader.fieldnames):
-                raise ParameterError("network_file", "a CSV edge list needs the columns supplier,customer", where)
-            for row in reader:
-                raw.add_edge(row["supplier"].strip(), row["customer"].strip())
-        nodes_file = path.with_suffix(".nodes.csv")
-        if nodes_file.exists():
-            with nodes_file.open(newline="", encoding="utf-8") as fh:
-                for row in csv.DictReader(fh):
-                    nid = row.pop("id").strip()
-                    if nid in raw:
-                        raw.nodes[nid].update({k: v for k, v in row.items() if v not in (None, "")})
+        raw = _read_csv_network(path)
     else:
         raise ParameterError("network_file", "expected a .graphml or .csv file", where)
 
@@ -178,6 +199,10 @@ def load(path: str | Path, params: ModelParams) -> nx.DiGraph:
             g.add_edge(index[sup], index[cust])
     if g.number_of_nodes() == len(params.leaders):
         raise ParameterError("network_file", "no SME supplies a leader (edges must point supplier -> customer)", where)
+    for li, ld in enumerate(params.leaders):
+        if g.in_degree(li) == 0:  # its orders would go nowhere, silently
+            raise ParameterError("network_file", f"no SME supplies the leader {leader_key(ld)!r}; add its suppliers or "
+                                                 f"leave it out of the scenario's leaders", where)
     return g
 
 

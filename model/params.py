@@ -24,6 +24,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
 from mesa.experimental.scenarios import Scenario
@@ -488,8 +489,13 @@ class ModelParams(Scenario):
         return {name: to_plain(value) for name, value in self.values().items()}
 
     def stable_hash(self) -> str:
-        """A hash of the resolved parameters: equal parameters, equal hash, on any machine."""
-        blob = json.dumps(self.canonical(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        """A hash of the resolved parameters: equal parameters, equal hash, on any machine.
+        With a `network_file`, the hash covers the file's contents, not only its name: batches
+        skip runs whose hash they have stored, and an edited network is a different model."""
+        identity = self.canonical()
+        if self.network_file:
+            identity["network_file_contents"] = network_file_digest(self.network_file)
+        blob = json.dumps(identity, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
     def replace(self, **changes) -> ModelParams:
@@ -542,6 +548,23 @@ class FrozenParams:
 # ---------------------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------------------
+
+
+def network_input_files(path: str | Path) -> list[Path]:
+    """The files a `network_file` reads: the file, and for a CSV edge list its optional
+    `<name>.nodes.csv` of node attributes beside it."""
+    path = Path(path)
+    return [path, path.with_suffix(".nodes.csv")] if path.suffix.lower() == ".csv" else [path]
+
+
+def network_file_digest(path: str | Path) -> str:
+    """sha256 of the contents of a network file and its companion (missing files count as
+    absent: loading the model reports them)."""
+    h = hashlib.sha256()
+    for f in network_input_files(path):
+        h.update(f.name.encode("utf-8"))
+        h.update(f.read_bytes() if f.is_file() else b"<absent>")
+    return h.hexdigest()
 
 
 def leader_key(leader: LeaderSpec) -> str:

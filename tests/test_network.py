@@ -159,6 +159,10 @@ class TestLoad:
         ("noleader.csv", "supplier,customer\nacme,beta\n", "leader"),
         ("badseg.csv", "supplier,customer\nacme,jinnan\nbeta,meijin\n", "segment"),
         ("reversed.csv", "supplier,customer\njinnan,acme\nmeijin,beta\n", "no SME supplies a leader"),
+        ("short.csv", "supplier,customer\nacme,jinnan\nbeta\n", "line 3: expected supplier,customer"),
+        ("latin1.csv", None, "not UTF-8"),
+        ("noid.csv", "supplier,customer\nacme,jinnan\nbeta,meijin\n", "needs an id column"),
+        ("dir.csv", None, "cannot read it"),
     ])
     def test_wrong_files_name_the_file(self, tmp_path, name, content, problem):
         path = tmp_path / name
@@ -166,8 +170,15 @@ class TestLoad:
             path.write_text(content, encoding="utf-8")
         if name == "badseg.csv":
             (tmp_path / "badseg.nodes.csv").write_text("id,segment\nacme,water\n", encoding="utf-8")
+        if name == "latin1.csv":
+            path.write_bytes("supplier,customer\nacmé,jinnan\n".encode("latin-1"))
+        if name == "dir.csv":
+            path.mkdir()
+        if name == "noid.csv":  # the problem is in the nodes file beside it, which the message names
+            path = tmp_path / "noid.nodes.csv"
+            path.write_text("name,segment\nacme,运\n", encoding="utf-8")
         with pytest.raises(ParameterError) as err:
-            network.load(path, ModelParams())
+            network.load(tmp_path / name, ModelParams())
         assert err.value.key == "network_file"
         assert err.value.where == str(path)
         assert str(path) in str(err.value)
@@ -178,3 +189,26 @@ class TestLoad:
         with pytest.raises(ParameterError) as err:
             HydrogenChainModel(rng=1, network_file=str(path))
         assert str(path) in str(err.value) and "network_file" in str(err.value)
+
+    def test_the_parameter_hash_covers_the_network_file_contents(self, tmp_path):
+        """Batches skip runs whose parameter hash they have stored: an edited network file
+        must give another hash (it once hashed its name only)."""
+        edges = tmp_path / "suppliers.csv"
+        edges.write_text("supplier,customer\nacme,jinnan\nbeta,meijin\n", encoding="utf-8")
+        first = ModelParams(network_file=str(edges)).stable_hash()
+        assert ModelParams(network_file=str(edges)).stable_hash() == first  # same contents, same hash
+        edges.write_text("supplier,customer\nacme,jinnan\nbeta,meijin\ngamma,acme\n", encoding="utf-8")
+        second = ModelParams(network_file=str(edges)).stable_hash()
+        (tmp_path / "suppliers.nodes.csv").write_text("id,segment\nacme,运\n", encoding="utf-8")
+        third = ModelParams(network_file=str(edges)).stable_hash()
+        assert len({first, second, third}) == 3
+
+    def test_a_leader_without_suppliers_in_the_file_is_refused(self, tmp_path):
+        """Its orders would go nowhere: once loaded silently."""
+        raw = nx.DiGraph()
+        raw.add_nodes_from(["jinnan", "meijin"])
+        raw.add_edge("s1", "jinnan")
+        path = tmp_path / "half.graphml"
+        nx.write_graphml(raw, path)
+        with pytest.raises(ParameterError, match="no SME supplies the leader 'meijin'"):
+            network.load(path, ModelParams())
