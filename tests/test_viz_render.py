@@ -269,3 +269,24 @@ def test_stress_picker_overlays_the_stress_scenario():
     changed = {k for k, val in expected.values().items() if plain.params.values()[k] != val}
     assert changed and all(stressed.params.values()[k] == expected.values()[k] for k in changed)
     assert stressed.view_snapshot["stress"] == stresses[0].name
+
+
+def test_stacked_charts_stack_their_values_over_months():
+    """ECharts stacks along x when both axes are value axes: with stacked areas of [month, value]
+    points, package k was drawn at x = (k+1) x month and not stacked (only a one-package run
+    looked right). Stacked charts take a category axis of months and one value per month."""
+    from model import HydrogenChainModel
+
+    m = HydrogenChainModel(scenario="north_china_hydrogen_capital", rng=1, n_smes=60, plan_scale=60 / 300)
+    m.run(6)
+    frame = monthly_frame(m)
+    options = model_chart_options(m, "en")
+    for chart in ("credit", "fiscal"):
+        option = options[chart]
+        stacked = [s for s in option["series"] if s.get("stack")]
+        assert len([s for s in stacked if any(v for v in s["data"])]) >= 2, chart  # a real stack
+        assert option["xAxis"]["type"] == "category" and option["xAxis"]["data"] == list(frame["month"])
+        for s in option["series"]:
+            assert len(s["data"]) == len(frame) and all(v is None or isinstance(v, float) for v in s["data"])
+    for chart in ("approval", "defaults", "deployment"):  # unstacked: months on a value axis, as before
+        assert options[chart]["xAxis"]["type"] == "value"

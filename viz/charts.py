@@ -68,15 +68,22 @@ def _axis(name="", fmt=None, **extra):
 
 def _base(title, frame, lang, series, y_axes, note=None):
     last = int(frame["month"].iloc[-1]) if len(frame) else 0
+    x_axis = {"type": "value", "name": t("month", lang), "nameLocation": "middle", "nameGap": 20,
+              "nameTextStyle": {"fontSize": 10}, "min": 0, "max": max(last, 1), "minInterval": 1,
+              "axisLabel": {"fontSize": 10}, "splitLine": {"show": False}}
+    if any("stack" in s for s in series):
+        # ECharts stacks along the x axis when both axes are value axes: series k was drawn at
+        # x = (k+1) x month, unstacked. A category axis of months stacks values as intended.
+        x_axis = {**x_axis, "type": "category", "data": [int(m) for m in frame["month"]], "boundaryGap": False}
+        del x_axis["min"], x_axis["max"], x_axis["minInterval"]
+        series = [{**s, "data": [value for _month, value in s["data"]]} for s in series]
     option = {
         "animation": False,
         "title": {"text": title, "left": 0, "top": 0, "textStyle": {"fontSize": 13, "fontWeight": "normal"}},
         "tooltip": {"trigger": "axis", "confine": True},
         "legend": {"top": 22, "left": 0, "itemWidth": 14, "itemHeight": 8, "textStyle": {"fontSize": 10}},
         "grid": {"left": 8, "right": 12, "top": 80 if len(series) > 2 else 58, "bottom": 28, "containLabel": True},
-        "xAxis": {"type": "value", "name": t("month", lang), "nameLocation": "middle", "nameGap": 20,
-                  "nameTextStyle": {"fontSize": 10}, "min": 0, "max": max(last, 1), "minInterval": 1,
-                  "axisLabel": {"fontSize": 10}, "splitLine": {"show": False}},
+        "xAxis": x_axis,
         "yAxis": y_axes,
         "series": series,
     }
