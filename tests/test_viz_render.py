@@ -101,6 +101,21 @@ def test_cjk_font_renders_leader_names(model):
     assert "cjk" in path.lower() or "wqy" in path.lower()
 
 
+def test_every_browser_session_gets_the_cjk_font(model):
+    """Solara gives each browser session its own rcParams: the font must be set again for
+    each (it was cached after the first call, so a reload or a second tab drew boxes)."""
+    import matplotlib
+
+    from viz.fonts import ensure_cjk_font
+
+    family = ensure_cjk_font()
+    with matplotlib.rc_context():  # a new session's rcParams: the defaults
+        matplotlib.rcParams.update(matplotlib.rcParamsDefault)
+        assert family not in matplotlib.rcParams["font.sans-serif"]
+        assert ensure_cjk_font() == family
+        assert family in matplotlib.rcParams["font.sans-serif"] and family in matplotlib.rcParams["font.family"]
+
+
 def test_chart_options_cover_the_six_charts_and_are_json(model):
     for _ in range(4):
         model.step()

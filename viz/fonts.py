@@ -18,8 +18,7 @@ log = logging.getLogger(__name__)
 
 
 @functools.cache
-def ensure_cjk_font() -> str | None:
-    """Register a CJK font behind DejaVu Sans; the family name, or None (with a warning)."""
+def _register() -> str | None:
     try:
         family, path = cjk_font()
     except FontMissing as exc:
@@ -27,6 +26,15 @@ def ensure_cjk_font() -> str | None:
         return None
     if family not in {f.name for f in font_manager.fontManager.ttflist}:
         font_manager.fontManager.addfont(path)
+    return family
+
+
+def ensure_cjk_font() -> str | None:
+    """Register a CJK font behind DejaVu Sans; the family name, or None (with a warning).
+    rcParams are set on every call: Solara scopes rcParams per browser session."""
+    family = _register()
+    if family is None:
+        return None
     rest = [f for f in rcParams["font.sans-serif"] if f not in ("DejaVu Sans", family)]
     rcParams["font.sans-serif"] = ["DejaVu Sans", family, *rest]
     # A generic family ("sans-serif") resolves to one font only; fallback needs an explicit list.
