@@ -223,7 +223,7 @@ class ModelParams(Scenario):
 
     # --- market --------------------------------------------------------------------
     lpr_1y: Annotated[float, Spec("market", 0.0, 0.2, "fraction/yr", "1-year loan prime rate", "O: PBOC LPR 2025-05-20")] = 0.030
-    lpr_5y: Annotated[float, Spec("market", 0.0, 0.2, "fraction/yr", "5-year loan prime rate", "O: PBOC LPR 2025-05-20")] = 0.035
+    lpr_5y: Annotated[float, Spec("market", 0.0, 0.2, "fraction/yr", "5-year loan prime rate (for reference: no rule reads it; loans float on lpr_1y)", "O: PBOC LPR 2025-05-20")] = 0.035
     bank_funding_cost: Annotated[float, Spec("market", 0.0, 0.2, "fraction/yr", "banks' cost of funding a loan", "E (1.5-2.5%)")] = 0.018
     plan_scale: Annotated[float, Spec("market", 0.0, 1000.0, "ratio", "multiplier on every leader's deployment plan (scale it with n_smes to keep orders per SME; the plans are the leaders' real targets at 300 SMEs)", "E")] = 1.0
     external_payment_term_months: Annotated[int, Spec("market", 0, 12, "months", "payment term of buyers outside the chain", "O: NBS 2024, 67 days")] = 2
@@ -251,7 +251,7 @@ class ModelParams(Scenario):
     cash_buffer_months: Annotated[float, Spec("sme", 0.0, 12.0, "months", "fixed costs an SME wants to keep in cash", "E")] = 1.0
     operating_shock_months_of_sales: Annotated[float, Spec("sme", 0.0, 24.0, "months", "cash lost in an operating shock (failed batch, lost customer), in months of expected sales; shocks arrive at the true-quality hazard pd_from_signal(quality)", "E (2-12)")] = 8.0
     arrears_default_months: Annotated[int, Spec("sme", 1, 24, "months", "months of unpaid fixed costs before an SME is insolvent", "E")] = 3
-    max_order_delay_months: Annotated[int, Spec("sme", 1, 24, "months", "months an order may stall before the buyer cancels it", "E")] = 3
+    max_order_delay_months: Annotated[int, Spec("sme", 1, 24, "months", "months an order may stall before the buyer cancels it (an R&D project stalled twice as long is abandoned)", "E")] = 3
 
     # --- rd --------------------------------------------------------------------------
     rd_start_prob: Annotated[float, Spec("rd", 0.0, 1.0, "1/month", "monthly probability that an SME without a project starts one", "E")] = 0.04

@@ -129,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         path.write_text(fill(path.read_text(encoding="utf-8")), encoding="utf-8")
         return 0
     what = argv[0] if argv else "parameters"
+    if what not in GENERATORS:
+        print(__doc__.strip(), file=sys.stderr)
+        return 0 if what in ("-h", "--help") else 2
     sys.stdout.write(GENERATORS[what]())
     return 0
 
