@@ -17,6 +17,7 @@ name ends in `_pp` (percentage points); time in months.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import hashlib
@@ -357,6 +358,11 @@ class ModelParams(Scenario):
             self.__dict__["packages"] = coerce_structured("packages", self.__dict__["packages"])
         if isinstance(self.__dict__["offered_packages"], list):
             self.__dict__["offered_packages"] = tuple(self.__dict__["offered_packages"])
+        # Each parameter object owns its leaders, banks and packages: their plans, segment
+        # shares and the package table are dicts, and the defaults must not change for every
+        # later model of the process when one model's are edited.
+        for name in ("leaders", "banks", "packages"):
+            self.__dict__[name] = copy.deepcopy(self.__dict__[name])
         self.validate()
 
     # -- metadata ------------------------------------------------------------------------

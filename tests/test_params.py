@@ -266,3 +266,14 @@ def test_nan_from_the_command_line_is_one_line(capsys):
     assert main(["run", "order_credit", "--months", "1", "--set", "leaders.jinnan.pd_annual=nan"]) == 2
     err = capsys.readouterr().err
     assert "pd_annual" in err and "finite" in err and err.strip().count("\n") == 0
+
+
+def test_editing_one_models_structured_parameters_leaves_the_defaults_alone():
+    """Plans, segment shares and the package table are dicts: editing a model's must not change
+    every later ModelParams of the process (they were the module's default objects)."""
+    before = ModelParams().stable_hash()
+    m = HydrogenChainModel(rng=1, n_smes=30)
+    m.params.leaders[1].products["trucks"].segment_shares["用"] = 0.9
+    m.params.packages["collateral"] = m.params.packages["tech_credit"]
+    assert ModelParams().stable_hash() == before
+    assert HydrogenChainModel(rng=1, n_smes=30).params.stable_hash() == ModelParams(n_smes=30).stable_hash()
