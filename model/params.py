@@ -415,6 +415,10 @@ class ModelParams(Scenario):
         bank_keys = {bank_key(b) for b in self.banks}
         leader_keys = {leader_key(ld) for ld in self.leaders}
         for pname, pkg in self.packages.items():
+            for field_name in ("instruments", "banks", "leaders", "tiers"):
+                if not getattr(pkg, field_name):  # an empty list: the package could never lend
+                    raise ParameterError(f"packages.{pname}.{field_name}", "is empty; a package needs at least one "
+                                                                           "(\"all\" for every bank or leader)", where)
             for inst in pkg.instruments:
                 if inst not in INSTRUMENTS:
                     raise ParameterError(f"packages.{pname}.instruments", f"unknown instrument {inst!r}"

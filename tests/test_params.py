@@ -277,3 +277,14 @@ def test_editing_one_models_structured_parameters_leaves_the_defaults_alone():
     m.params.packages["collateral"] = m.params.packages["tech_credit"]
     assert ModelParams().stable_hash() == before
     assert HydrogenChainModel(rng=1, n_smes=30).params.stable_hash() == ModelParams(n_smes=30).stable_hash()
+
+
+@pytest.mark.parametrize("field", ["instruments", "banks", "leaders", "tiers"])
+def test_a_package_with_an_empty_list_is_refused(field):
+    """It would be accepted and never lend, silently."""
+    import dataclasses
+
+    packages = {**DEFAULT_PACKAGES, "tech_credit": dataclasses.replace(DEFAULT_PACKAGES["tech_credit"], **{field: ()})}
+    with pytest.raises(ParameterError) as info:
+        ModelParams(packages=packages)
+    assert info.value.key == f"packages.tech_credit.{field}" and "empty" in info.value.problem
