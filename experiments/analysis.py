@@ -87,13 +87,18 @@ def cost_effectiveness(runs: pd.DataFrame, labels: Sequence[str], baseline: str,
 
     Ratio of the mean paired differences (replication k against replication k of the
     baseline) with a bootstrap CI over replications; NaN where the outcome does not
-    improve on average. Surviving SMEs = sme_survival_rate x n_smes of the run
-    (`n_smes`: run_id -> number of SMEs).
+    improve on average. Surviving SMEs are the runs' own count (`surviving_smes`); runs
+    stored before it was reported fall back to sme_survival_rate x n_smes of the run
+    (`n_smes`: run_id -> n_smes parameter), which is wrong with a network_file (the model then
+    has the file's SMEs).
     """
     runs = latest_per_replication(runs).copy()
-    if "sme_survival_rate" in runs.columns and n_smes:
-        runs["surviving_smes"] = pd.to_numeric(runs["sme_survival_rate"], errors="coerce") * \
-            runs["run_id"].map(n_smes).astype(float)
+    surviving = pd.to_numeric(runs["surviving_smes"], errors="coerce") if "surviving_smes" in runs.columns \
+        else pd.Series(float("nan"), index=runs.index)
+    if surviving.isna().any() and "sme_survival_rate" in runs.columns and n_smes:
+        estimate = pd.to_numeric(runs["sme_survival_rate"], errors="coerce") * runs["run_id"].map(n_smes).astype(float)
+        surviving = surviving.where(surviving.notna(), estimate)
+    runs["surviving_smes"] = surviving
     base = runs[runs["label"] == baseline].set_index("rep")
     rows = []
     for name, (num, den) in COST_EFFECTIVENESS.items():

@@ -230,6 +230,7 @@ def model_reporters(m) -> dict:
 SUMMARY_DOCS = {
     "months": "months simulated",
     "sme_survival_rate": "share of SMEs not defaulted at the end",
+    "surviving_smes": "SMEs not defaulted at the end (a count: with a network_file, n_smes is not the number of SMEs)",
     "credit_mobilised_wan": "all loans disbursed over the run",
     "credit_outstanding_wan": "loans outstanding at the end",
     "approval_rate": "approved / decided applications over the run",
@@ -284,6 +285,7 @@ def summary(m) -> dict:
     out = {
         "months": m.month,
         "sme_survival_rate": active / n if n else None,
+        "surviving_smes": active,
         "credit_mobilised_wan": c.credit_mobilised_wan,
         "credit_outstanding_wan": credit_outstanding_wan(m),
         "approval_rate": finance.ratio_or_none(c.approvals, c.applications),

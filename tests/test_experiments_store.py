@@ -375,6 +375,19 @@ def test_cost_effectiveness_uses_surviving_smes():
     assert by["fiscal_cost_per_extra_rd_success_wan"] == pytest.approx(100.0)
 
 
+def test_cost_effectiveness_counts_the_runs_own_surviving_smes():
+    """With a network_file the model has the file's SMEs, not n_smes: the runs' own count is
+    used (survival rate x n_smes once made one extra survivor of 3 SMEs look like 100)."""
+    runs = pd.DataFrame({
+        "run_id": ["b0", "b1", "p0", "p1"], "label": ["base", "base", "pol", "pol"], "point": [None] * 4,
+        "rep": [0, 1, 0, 1], "status": ["ok"] * 4, "finished_at": ["t"] * 4,
+        "fiscal_cost_wan": [0.0, 0.0, 100.0, 100.0], "sme_survival_rate": [1 / 3, 1 / 3, 2 / 3, 2 / 3],
+        "surviving_smes": [1, 1, 2, 2], "rd_successes": [1, 2, 3, 4],
+    })
+    costs = analysis.cost_effectiveness(runs, ["base", "pol"], "base", {r: 300 for r in runs["run_id"]})
+    assert costs.set_index("measure")["estimate"]["fiscal_cost_per_extra_surviving_sme_wan"] == pytest.approx(100.0)
+
+
 def test_param_accepts_the_group_dot_name_form_of_set():
     from experiments.design import parse_param, scalar_name
 
