@@ -395,3 +395,27 @@ def test_param_accepts_the_group_dot_name_form_of_set():
     assert scalar_name("fund.fund_coverage") == "fund_coverage"
     assert scalar_name("leaders.jinnan.payment_term_months") == "leaders.jinnan.payment_term_months"
     assert scalar_name("bank.fund_coverage") == "bank.fund_coverage"  # not in that group: left for the error
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 4])
+def test_morris_effects_of_integer_parameters_are_per_range_like_float_ones(width):
+    """y moves by exactly 1 across each parameter's range: mu* is 1 for an integer parameter
+    too (SALib divides by the nominal step, 2/3 of the range; a rounded step is not 2/3)."""
+    from experiments.design import build_design, parse_param, sensitivity
+
+    ranges = [parse_param(f"order_lead_time_months=1:{1 + width}"), parse_param("fund_coverage=0.1:0.6")]
+    points = build_design(ranges, "morris", 30, seed=1)
+    y = [(p["order_lead_time_months"] - 1) / width + (p["fund_coverage"] - 0.1) / 0.5 for p in points]
+    mu_star = {r["param"]: r["value"] for r in sensitivity("morris", ranges, points, y, seed=1) if r["index"] == "mu_star"}
+    assert mu_star == {"order_lead_time_months": pytest.approx(1.0), "fund_coverage": pytest.approx(1.0)}
+
+
+@pytest.mark.parametrize("design", ["lhs", "sobol"])
+def test_sampled_designs_give_every_integer_value_the_same_weight(design):
+    from experiments.design import build_design, parse_param
+
+    ranges = [parse_param("order_lead_time_months=1:3"), parse_param("fund_coverage=0.1:0.6")]
+    values = [p["order_lead_time_months"] for p in build_design(ranges, design, 1024, seed=3)]
+    shares = [values.count(v) / len(values) for v in (1, 2, 3)]
+    assert sorted(set(values)) == [1, 2, 3]
+    assert shares == pytest.approx([1 / 3] * 3, abs=0.03)  # rounding [1, 3] gave 1/4, 1/2, 1/4
