@@ -28,7 +28,7 @@ KPI_LABELS: dict[str, tuple[str, str]] = {
     "sme_survival_rate": ("SME survival rate", "中小企业存活率"),
     "credit_mobilised_wan": ("Credit mobilised (CNY 10k)", "撬动信贷（万元）"),
     "approval_rate": ("Loan approval rate", "贷款审批通过率"),
-    "npl_ratio": ("NPL ratio", "不良贷款率"),
+    "npl_ratio": ("NPL ratio (cumulative: principal turned NPL / credit lent)", "累计不良率（转为不良的本金/累计放贷）"),
     "fiscal_cost_wan": ("Fiscal cost (CNY 10k)", "财政支出（万元）"),
     "fiscal_leverage": ("Fiscal leverage (credit per yuan)", "财政杠杆（每元财政资金撬动信贷）"),
     "rd_successes": ("R&D projects succeeded", "研发成功项目数"),
@@ -45,6 +45,11 @@ KPI_LABELS: dict[str, tuple[str, str]] = {
     "active_smes": ("Active SMEs", "正常经营中小企业数"),
     "distressed_smes": ("Distressed SMEs", "经营困难中小企业数"),
     "defaulted_smes": ("Defaulted SMEs", "违约中小企业数"),
+}
+
+# Monthly series that share a name with a summary KPI but measure something else.
+MONTHLY_KPI_LABELS: dict[str, tuple[str, str]] = {
+    "npl_ratio": ("NPL ratio (stock: NPL / loans outstanding)", "不良贷款率（存量：不良/贷款余额）"),
 }
 
 TEXT: dict[str, tuple[str, str]] = {
@@ -69,8 +74,10 @@ def setup(lang: str = "en") -> None:
         use_cjk_font()
 
 
-def kpi_label(name: str, lang: str = "en") -> str:
-    pair = KPI_LABELS.get(name)
+def kpi_label(name: str, lang: str = "en", monthly: bool = False) -> str:
+    """Display name of an output; `monthly` for a monthly series (npl_ratio is then the stock,
+    in the summary the cumulative ratio)."""
+    pair = (MONTHLY_KPI_LABELS.get(name) if monthly else None) or KPI_LABELS.get(name)
     if pair is None:
         if name.startswith("credit_") and name.endswith("_wan"):
             pkg = name[len("credit_"):-len("_wan")]
@@ -207,7 +214,7 @@ def fan_charts(monthly: pd.DataFrame, kpis: Sequence[str], labels: Sequence[str]
             color = PALETTE(i % 10)
             ax.fill_between(q.index, q[0.05], q[0.95], color=color, alpha=0.18, lw=0)
             ax.plot(q.index, q[0.5], color=color, lw=1.5, label=title_of(lb))
-        ax.set_title(kpi_label(kpi, lang))
+        ax.set_title(kpi_label(kpi, lang, monthly=True))
         ax.set_xlabel(text("month", lang))
         _compact(ax, "y")
     handles, names = axes[0].get_legend_handles_labels()

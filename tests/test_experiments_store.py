@@ -419,3 +419,13 @@ def test_sampled_designs_give_every_integer_value_the_same_weight(design):
     shares = [values.count(v) / len(values) for v in (1, 2, 3)]
     assert sorted(set(values)) == [1, 2, 3]
     assert shares == pytest.approx([1 / 3] * 3, abs=0.03)  # rounding [1, 3] gave 1/4, 1/2, 1/4
+
+
+def test_the_two_npl_ratios_have_two_labels():
+    """The summary's npl_ratio is cumulative, the monthly series the stock: figures once gave
+    both the label 'NPL ratio'."""
+    from experiments.figures import kpi_label
+
+    assert "cumulative" in kpi_label("npl_ratio") and "stock" in kpi_label("npl_ratio", monthly=True)
+    assert "累计" in kpi_label("npl_ratio", "zh") and "存量" in kpi_label("npl_ratio", "zh", monthly=True)
+    assert kpi_label("active_smes", monthly=True) == kpi_label("active_smes")
