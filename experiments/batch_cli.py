@@ -380,7 +380,7 @@ def build_sweep_outputs(store, definition, run_ids=None, *, lang="en", quiet=Fal
     points = analysis.sweep_points(runs, design)
     points.to_csv(out / "sweep_points.csv", index=False)
     kpis = list(dict.fromkeys(points["kpi"])) if not points.empty else []
-    ranges = [ParamRange(k, lo, hi, n) for k, lo, hi, n in definition["params"]]
+    ranges = [ParamRange.of(k, lo, hi, n) for k, lo, hi, n in definition["params"]]
     keys = [r.key for r in ranges]
     n_points = int(design["point"].max()) + 1 if not design.empty else 0
     pts = [{k: v for k, v in grp[["key", "value"]].itertuples(index=False)}
@@ -394,6 +394,12 @@ def build_sweep_outputs(store, definition, run_ids=None, *, lang="en", quiet=Fal
     sens = pd.DataFrame(sens_rows)
     if not sens.empty:
         sens.to_csv(out / "sensitivity.csv", index=False)
+    without = [k for k in kpis if sens.empty or k not in set(sens["kpi"])]
+    if without and definition["design"] != "grid" and not quiet:
+        # say so rather than leave them out of sensitivity.csv without a word
+        print(f"h2chain: no sensitivity indices for {', '.join(without)}: a design point has no value (a failed "
+              f"point, or a KPI undefined there, e.g. fiscal_leverage without fiscal money), or an lhs design "
+              f"has fewer than 16 points", file=sys.stderr)
     if not quiet and kpis:
         head = analysis.headline(kpis)
         show = points[points["kpi"].isin(head)]

@@ -34,6 +34,12 @@ class ParamRange:
     n: int
     integer: bool = False
 
+    @classmethod
+    def of(cls, key: str, lo: float, hi: float, n: int) -> ParamRange:
+        """The range of parameter `key`, integer if the parameter is (as stored in a sweep's
+        definition, which keeps key, lo, hi and n only)."""
+        return cls(key, lo, hi, n, integer=ModelParams.types()[key] is int)
+
     def grid(self) -> list[float]:
         values = np.linspace(self.lo, self.hi, self.n).tolist()
         if self.integer:
@@ -83,7 +89,7 @@ def parse_param(text: str) -> ParamRange:
     for bound in (lo, hi):
         if (spec.lo is not None and bound < spec.lo) or (spec.hi is not None and bound > spec.hi):
             raise ParameterError(key, f"range {lo:g}:{hi:g} leaves the allowed {spec.lo:g} to {spec.hi:g}", "--param")
-    return ParamRange(key, lo, hi, n, integer=typ is int)
+    return ParamRange.of(key, lo, hi, n)
 
 
 def problem(ranges: list[ParamRange], widen_integers: bool = False) -> dict[str, Any]:

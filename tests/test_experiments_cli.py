@@ -426,3 +426,20 @@ def test_an_unknown_baseline_names_the_option(tmp_path, capsys):
     assert "--baseline: unknown scenario 'nosuch'" in capsys.readouterr().err
     assert main(["compare", "nosuch", "--out", str(tmp_path / "x"), "--quiet"]) == 2  # a positional name: as before
     assert "scenario: unknown scenario 'nosuch'" in capsys.readouterr().err
+
+
+def test_a_kpi_without_sensitivity_indices_is_named(fake_model, tmp_path, capsys):
+    """The fake's fiscal_leverage is undefined (None) below fund_coverage 0.1: no indices for it,
+    and the command says so (it once left it out of sensitivity.csv without a word)."""
+    out = tmp_path / "sens"
+    assert main(["sweep", "a", "--param", "fund_coverage=0.0:0.3", "--design", "sobol", "--n", "8", "--reps", "1",
+                 "--months", "2", "--jobs", "1", "--out", str(out), "--no-figures"]) == 0
+    err = capsys.readouterr().err
+    assert "no sensitivity indices for" in err and "fiscal_leverage" in err
+    assert "fiscal_leverage" not in set(pd.read_csv(out / "sensitivity.csv")["kpi"])
+
+
+def test_a_stored_sweep_knows_its_integer_parameters():
+    from experiments.design import ParamRange
+
+    assert ParamRange.of("term_loan_months", 6, 36, 5).integer and not ParamRange.of("fund_coverage", 0, 1, 5).integer
