@@ -72,9 +72,13 @@ def ratio_of_paired_differences(num_x: Sequence[float | None], num_y: Sequence[f
 
     E.g. extra fiscal cost per extra surviving SME against the baseline. Pairs with a
     missing value are dropped. The ratio is only meaningful while the denominator gain is
-    positive: a mean denominator difference <= 0 gives NaN, and a bootstrap resample with
-    no gain counts as an unbounded ratio (so `hi` can be inf). The CI is the percentile
-    interval of `n_boot` resamples of whole replications (seeded: reproducible).
+    positive: a mean denominator difference <= 0 gives NaN. The CI is the percentile
+    interval of `n_boot` resamples of whole replications (seeded: reproducible), over the
+    resamples with a gain, and given only when the gain stays positive in all but at most
+    (1 - level)/2 of them; otherwise
+    `lo` and `hi` are NaN (n/a): the gain is not clearly above zero, and a ratio whose
+    denominator crosses zero has no percentile interval (counting those resamples as an
+    unbounded cost once gave a cost-saving policy the interval [-400, inf]).
     """
     if not (len(num_x) == len(num_y) == len(den_x) == len(den_y)):
         raise ValueError("paired samples differ in length")
@@ -99,10 +103,11 @@ def ratio_of_paired_differences(num_x: Sequence[float | None], num_y: Sequence[f
     idx = rng.integers(0, n, size=(n_boot, n))
     num_m = dn[idx].mean(axis=1)
     den_m = dd[idx].mean(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        boot = np.where(den_m > 0, num_m / np.where(den_m > 0, den_m, 1.0), np.inf)
     alpha = (1.0 - level) / 2.0
-    lo, hi = np.quantile(boot, [alpha, 1.0 - alpha], method="inverted_cdf")  # no interpolation: inf stays inf
-    finite = boot[np.isfinite(boot)]
-    sd = float(finite.std(ddof=1)) if len(finite) > 1 else math.nan
+    gains = den_m > 0
+    boot = num_m[gains] / den_m[gains]
+    sd = float(boot.std(ddof=1)) if len(boot) > 1 else math.nan
+    if np.mean(~gains) > alpha:
+        return Interval(est, math.nan, math.nan, n, sd)
+    lo, hi = np.quantile(boot, [alpha, 1.0 - alpha])  # over the resamples with a gain (all but <= alpha)
     return Interval(est, float(lo), float(hi), n, sd)

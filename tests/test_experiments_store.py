@@ -354,9 +354,15 @@ def test_ratio_of_paired_differences_by_hand():
     # extra cost [10, 20, 30] for extra survivors [1, 2, 3]: 20 / 2 = 10 in every resample
     ci = ratio_of_paired_differences([110, 120, 130], [100, 100, 100], [6, 7, 8], [5, 5, 5])
     assert ci.mean == pytest.approx(10.0) and ci.lo == pytest.approx(10.0) and ci.hi == pytest.approx(10.0)
-    # mean gain (1 - 2 + 3) / 3 > 0 but some resamples have none: unbounded upper end
+    # mean gain (1 - 2 + 3) / 3 > 0 but many resamples have none: no interval (n/a)
     wide = ratio_of_paired_differences([10, 20, 30], [0, 0, 0], [1, -2, 3], [0, 0, 0])
-    assert wide.mean == pytest.approx(60 / 2) and wide.hi == math.inf
+    assert wide.mean == pytest.approx(60 / 2) and math.isnan(wide.lo) and math.isnan(wide.hi)
+    # a policy that saves money with an uncertain gain: n/a, not [-400, inf] (an unbounded cost)
+    saving = ratio_of_paired_differences([-50] * 5, [0] * 5, [1, 1, -1, 2, -1], [0] * 5)
+    assert saving.mean < 0 and math.isnan(saving.lo) and math.isnan(saving.hi)
+    # a gain in every replication: a finite interval around the estimate
+    sure = ratio_of_paired_differences([10, 30, 20, 40], [0] * 4, [1, 2, 1, 3], [0] * 4)
+    assert sure.lo <= sure.mean <= sure.hi and math.isfinite(sure.hi)
     # no gain on average: undefined
     assert math.isnan(ratio_of_paired_differences([1, 2], [0, 0], [-1, 0], [0, 0]).mean)
 
