@@ -11,7 +11,10 @@ import math
 from mesa import Agent
 
 from model import finance
-from model.instruments import PERFORMING
+from model.instruments import NPL, PERFORMING
+
+# A defaulted loan stays backed until it is resolved: the fund still owes its share of the loss.
+_STILL_BACKED = (PERFORMING, NPL)
 
 
 class RiskCompensationFund(Agent):
@@ -29,14 +32,15 @@ class RiskCompensationFund(Agent):
         return self.model.ledger.balance(self.account)
 
     def backed_outstanding_wan(self) -> float:
-        return math.fsum(loan.outstanding_wan for loan in self.backed if loan.status == PERFORMING)
+        return math.fsum(loan.outstanding_wan for loan in self.backed if loan.status in _STILL_BACKED)
 
     def capacity_wan(self) -> float:
         return finance.fund_capacity(self.balance_wan, self._backed_now, self.model.params.fund_max_leverage)
 
     def start_month(self) -> None:
-        """Prune repaid and defaulted loans once a month; cache what it backs."""
-        self.backed = [loan for loan in self.backed if loan.status == PERFORMING]
+        """Prune repaid and resolved loans once a month; cache what it backs (defaulted loans
+        awaiting resolution included: its share of their loss is still to pay)."""
+        self.backed = [loan for loan in self.backed if loan.status in _STILL_BACKED]
         self._backed_now = self.backed_outstanding_wan()
 
     def can_back(self, amount_wan: float) -> bool:

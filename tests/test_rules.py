@@ -637,3 +637,20 @@ def test_a_loan_whose_premium_goes_unpaid_is_not_counted_as_policy_backed_by_the
     assert loans and all(loan.insured_share == 0.0 for loan in loans)
     assert not any(loan.policy_backed for loan in loans)  # no fund, subsidy or reward either
     assert m.counters.policy_backed_credit_wan == 0.0
+
+
+def test_the_fund_counts_defaulted_loans_it_backs_until_they_are_resolved():
+    """Capacity is balance x leverage less the credit the fund backs; a backed loan in default
+    still has the fund's share of its loss to come, so it counts until resolved (it once
+    dropped out at default, letting the fund back more than its leverage allows)."""
+    m = HydrogenChainModel(scenario="risk_fund", rng=2, n_smes=60, plan_scale=60 / 300)
+    m.run(3)
+    backed = [loan for loan in m.fund.backed if loan.status == "performing"]
+    assert backed, "the set-up needs a loan the fund backs"
+    loan = backed[0]
+    loan.status = NPL  # set-up: the borrower defaulted; the recovery period is running
+    m.fund.start_month()
+    assert loan in m.fund.backed and m.fund.backed_outstanding_wan() >= loan.outstanding_wan > 0
+    loan.status = RESOLVED
+    m.fund.start_month()
+    assert loan not in m.fund.backed
