@@ -247,7 +247,7 @@ SUMMARY_DOCS = {
     "rd_failures": "R&D projects completed without success",
     "rd_abandoned": "R&D projects dropped for lack of money",
     "insurer_loss_ratio": "insurer claims (net of refunds) / premiums (None if no premiums)",
-    "fund_payouts_wan": "fund payouts to banks",
+    "fund_payouts_wan": "fund payouts to banks, gross of recoveries later refunded to the fund",
     "fund_backed_credit_wan": "credit the fund backed",
     "deliveries_wan": "value of leaders' orders delivered (the basis of orders placed; tier-2 deliveries to tier-1 not counted)",
     "trucks_deployed": "hydrogen trucks whose SME content was delivered",
