@@ -305,3 +305,19 @@ def test_stacked_charts_stack_their_values_over_months():
             assert len(s["data"]) == len(frame) and all(v is None or isinstance(v, float) for v in s["data"])
     for chart in ("approval", "defaults", "deployment"):  # unstacked: months on a value axis, as before
         assert options[chart]["xAxis"]["type"] == "value"
+
+
+def test_the_key_results_panel_is_all_chinese_in_chinese():
+    """Every summary row has a Chinese label, credit by package included (three rows once
+    stayed in English)."""
+    import re
+
+    from model import HydrogenChainModel
+    from viz.app import summary_html
+
+    m = HydrogenChainModel(scenario="north_china_hydrogen_capital", rng=1, n_smes=30, plan_scale=0.1)
+    m.run(2)
+    names = re.findall(r'<td style="padding:1px 12px 1px 0">([^<]*)</td>', summary_html(m, "zh"))
+    assert len(names) == len(m.summary()) - 1  # every key but months
+    assert [n for n in names if re.search(r"[A-Za-z]{3,}", n)] == []
+    assert any("订单+保险+信贷" in n for n in names)

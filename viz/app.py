@@ -96,7 +96,7 @@ def summary_html(model, lang: str) -> str:
     summary = model.summary()
     keys = [k for k in SUMMARY_ORDER if k in summary] + [k for k in summary if k not in SUMMARY_ORDER and k != "months"]
     rows = "".join(
-        f'<tr data-kpi="{html.escape(k)}"><td style="padding:1px 12px 1px 0">{html.escape(t("kpi_" + k, lang))}</td>'
+        f'<tr data-kpi="{html.escape(k)}"><td style="padding:1px 12px 1px 0">{html.escape(_kpi_name(model, k, lang))}</td>'
         f'<td style="text-align:right;font-variant-numeric:tabular-nums">{format_value(k, summary[k])}</td></tr>'
         for k in keys)
     month = getattr(model, "month", 0)
@@ -109,6 +109,16 @@ def summary_html(model, lang: str) -> str:
         f'<div style="max-height:300px;overflow-y:auto"><table style="border-collapse:collapse;width:100%">{rows}</table></div>'
         f'</div>'
     )
+
+
+def _kpi_name(model, key: str, lang: str) -> str:
+    """A summary key's label; credit by package (credit_mobilised_<package>_wan) names the
+    package as the charts do (its Chinese name in Chinese)."""
+    package = key.removeprefix("credit_mobilised_").removesuffix("_wan")
+    spec = model.params.packages.get(package) if key != package and key.endswith("_wan") else None
+    if spec is None:
+        return t("kpi_" + key, lang)
+    return t("kpi_credit_via", lang, package=spec.name_zh if lang == "zh" and spec.name_zh else package.replace("_", " "))
 
 
 @solara.component

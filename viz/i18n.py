@@ -111,6 +111,10 @@ LABELS: dict[str, dict[str, str]] = {
     "kpi_fund_payouts_wan": {"en": "Fund payouts (CNY 10k)", "zh": "基金代偿（万元）"},
     "kpi_deliveries_wan": {"en": "Deliveries (CNY 10k)", "zh": "交付额（万元）"},
     "kpi_trucks_deployed": {"en": "Trucks deployed", "zh": "已部署重卡"},
+    "kpi_surviving_smes": {"en": "Surviving SMEs", "zh": "存活企业数"},
+    "kpi_npl_principal_wan": {"en": "Principal turned NPL (CNY 10k)", "zh": "转为不良的本金（万元）"},
+    "kpi_rd_abandoned": {"en": "R&D abandoned", "zh": "研发中止数"},
+    "kpi_credit_via": {"en": "… via {package} (CNY 10k)", "zh": "… {package}（万元）"},
     "kpi_stations_deployed": {"en": "Stations deployed", "zh": "已建加氢站"},
     "not_applicable": {"en": "n/a", "zh": "不适用"},
 }
