@@ -500,11 +500,12 @@ class ModelParams(Scenario):
 
     def stable_hash(self) -> str:
         """A hash of the resolved parameters: equal parameters, equal hash, on any machine.
-        With a `network_file`, the hash covers the file's contents, not only its name: batches
-        skip runs whose hash they have stored, and an edited network is a different model."""
+        With a `network_file`, the hash covers the file's contents instead of its path: batches
+        skip runs whose hash they have stored, so an edited network must be a different model,
+        and the same network found under another path (another checkout) the same one."""
         identity = self.canonical()
-        if self.network_file:
-            identity["network_file_contents"] = network_file_digest(self.network_file)
+        if self.network_file:  # the network is its contents, wherever the file lies
+            identity["network_file"] = network_file_digest(self.network_file)
         blob = json.dumps(identity, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 

@@ -612,6 +612,10 @@ def resolve(name_or_path, overrides: Mapping[str, Any] | None = None, *, where: 
         for path, doc in _load_chain(name_or_path, where=name_where):
             here = label(path)
             apply_file(res, doc, here)
+            if isinstance(doc.get("network"), dict) and doc["network"].get("network_file"):
+                # a path in a file is relative to that file, as `extends` is, not to where
+                # the command runs
+                res.scalars["network_file"] = str((path.parent / res.scalars["network_file"]).resolve())
             res.chain.append(here)
             res.meta = doc.get("meta", {})
     for ref in _as_list(stress):

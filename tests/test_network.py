@@ -212,3 +212,20 @@ class TestLoad:
         nx.write_graphml(raw, path)
         with pytest.raises(ParameterError, match="no SME supplies the leader 'meijin'"):
             network.load(path, ModelParams())
+
+    def test_a_network_file_named_in_a_scenario_file_is_found_beside_it(self, tmp_path, monkeypatch):
+        """Relative to the scenario file, as `extends` is (it was relative to the working
+        directory, so the scenario ran only from its own folder); the hash is the network's
+        contents, so the same files elsewhere are the same parameters."""
+        from scenarios import load_scenario
+
+        for folder in ("a", "b"):
+            d = tmp_path / folder
+            d.mkdir()
+            (d / "net.csv").write_text("supplier,customer\nacme,jinnan\nbeta,meijin\n", encoding="utf-8")
+            (d / "mine.toml").write_text('extends = "baseline"\n[network]\nnetwork_file = "net.csv"\n', encoding="utf-8")
+        monkeypatch.chdir(tmp_path)  # not the scenario's folder
+        a, b = (load_scenario(str(tmp_path / f / "mine.toml")) for f in ("a", "b"))
+        assert a.network_file == str((tmp_path / "a" / "net.csv").resolve())
+        assert len(HydrogenChainModel(scenario=a, rng=1).smes) == 2
+        assert a.stable_hash() == b.stable_hash()
