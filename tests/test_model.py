@@ -454,3 +454,69 @@ def test_summary_before_any_month():
     assert s["fiscal_leverage"] is None and s["insurer_loss_ratio"] is None
     assert s["credit_mobilised_wan"] == 0.0 and s["deliveries_wan"] == 0.0
     assert len(m.datacollector.get_model_vars_dataframe()) == 1
+
+
+# --- who may pay whom --------------------------------------------------------------------------
+# The identity checks prove that every transfer is zero-sum; they cannot see a transfer charged
+# to the wrong party (external accounts may go negative, so a bank lending from the funding
+# market instead of its own account, or a supplier paid by "outside buyers" instead of its
+# customer, conserves money). Each kind of transfer has its payers and payees.
+PAYERS_PAYEES = {
+    "external_sale": {("outside buyers", "sme")},
+    "unit_sale": {("outside buyers", "leader")},
+    "production_cost": {("sme", "outside suppliers and labour")},
+    "fixed_cost": {("sme", "outside suppliers and labour")},
+    "operating_shock": {("sme", "outside suppliers and labour")},
+    "rd_spend": {("sme", "outside suppliers and labour")},
+    "leader_purchase": {("leader", "outside suppliers and labour")},
+    "order_payment": {("leader", "sme"), ("sme", "sme")},
+    "loan_disbursement": {("bank", "sme")},
+    "loan_interest": {("sme", "bank"), ("leader", "bank")},  # a leader pays a financed invoice
+    "loan_principal": {("sme", "bank"), ("leader", "bank")},
+    "funding_cost": {("bank", "banks' funding market")},
+    "guarantee_premium": {("sme", "insurer")},
+    "rd_premium": {("sme", "insurer")},
+    "guarantee_claim": {("insurer", "bank")},
+    "rd_claim": {("insurer", "sme")},
+    "recovery": {("sme", "bank"), ("leader", "bank")},
+    "late_recovery": {("sme", "bank"), ("leader", "bank")},
+    "collateral_sale": {("outside buyers", "bank")},
+    "recovery_refund": {("bank", "insurer"), ("bank", "fund")},
+    "fund_payout": {("fund", "bank")},
+    "agency_fee": {("sme", "agency")},
+    "interest_subsidy": {("provincial budget", "bank")},
+    "bank_reward": {("provincial budget", "bank")},
+    "premium_voucher": {("provincial budget", "insurer")},
+    "fund_endowment": {("provincial budget", "fund")},
+    "fund_topup": {("provincial budget", "fund")},
+    "stop_loss": {("provincial budget", "insurer")},
+    "agency_subsidy": {("provincial budget", "agency")},
+}
+
+
+def _role(account_name: str) -> str:
+    head, colon, _ = account_name.partition(":")
+    return head if colon else account_name
+
+
+@pytest.mark.parametrize("scenario,stress,extra", [
+    ("north_china_hydrogen_capital", "rd_failure_wave", {}),
+    ("north_china_hydrogen_capital", "leader_late_payment", {"insurer_suspend_loss_ratio": 0.5, "rd_claimable_share": 1.0}),
+    ("insurance_loan", "leader_late_payment", {"loss_order": "pro_rata", "fund_endowment_wan": 300.0}),
+])
+def test_every_transfer_goes_from_a_party_that_may_pay_it_to_one_that_may_receive_it(scenario, stress, extra):
+    from scenarios import load_scenario
+
+    params = load_scenario(scenario, {"n_smes": 80, "plan_scale": 80 / 300, **extra}, stress=stress)
+    m = HydrogenChainModel(scenario=params, rng=3, audit=True).run(36)
+    names = m.ledger.names
+    seen = {}
+    for payer, payee, _amount, kind in m.ledger.journal:
+        pair = (_role(names[payer]), _role(names[payee]))
+        assert pair in PAYERS_PAYEES[kind], f"{kind}: {names[payer]} -> {names[payee]}"
+        seen.setdefault(kind, set()).add(pair)
+    assert {"loan_disbursement", "loan_interest", "funding_cost", "order_payment", "fund_payout"} <= set(seen)
+    # the banks' own accounts paid out every yuan lent (not the funding market)
+    bank_accounts = {b.account for b in m.banks}
+    lent = math.fsum(a for p, _q, a, k in m.ledger.journal if k == "loan_disbursement" and p in bank_accounts)
+    assert lent == pytest.approx(m.counters.credit_mobilised_wan, rel=1e-12) and lent > 0
