@@ -621,3 +621,23 @@ def test_documented_example_loads():
     mix = load_scenario("north_china_hydrogen_capital")
     assert p.fund_endowment_wan == 2 * mix.fund_endowment_wan
     assert p.packages["order_credit"].fund_eligible and not mix.packages["order_credit"].fund_eligible
+
+
+# each stress lever and the parameter that says when it starts
+STRESS_STARTS = {"demand_shock_share": "demand_shock_start_month", "rd_success_multiplier": "rd_stress_start_month",
+                 "rate_rise_pp": "rate_rise_start_month", "late_payer": "late_payment_start_month"}
+
+
+@pytest.mark.parametrize("name", sorted(n for n in SHIPPED if scenario_meta(n).get("kind") == "stress"))
+def test_each_stress_changes_nothing_before_its_start_and_something_after(name):
+    """With common random numbers a stressed run equals the baseline month by month until the
+    stress starts, and differs afterwards (the 12-month scenario test never reached month 13,
+    where every shipped stress starts, so a stress that did nothing went unnoticed)."""
+    cls = _model_class()
+    stressed = load_scenario("baseline", {"n_smes": 60, "plan_scale": 0.2}, stress=name)
+    base = load_scenario("baseline", {"n_smes": 60, "plan_scale": 0.2})
+    start = min(getattr(stressed, when) for lever, when in STRESS_STARTS.items()
+                if getattr(stressed, lever) != getattr(base, lever))
+    frames = [cls(scenario=p, rng=5).run(start + 18).datacollector.get_model_vars_dataframe() for p in (base, stressed)]
+    assert frames[0].iloc[:start].equals(frames[1].iloc[:start]), f"{name} changed results before month {start}"
+    assert not frames[0].iloc[start:].equals(frames[1].iloc[start:]), f"{name} changed nothing after month {start}"
