@@ -160,11 +160,13 @@ def test_late_paying_leader_pushes_tier1_then_tier2_into_distress():
 LAG = 4
 
 
-def _insured_fund_backed_npl(keep_outside_receivables: bool):
+def _insured_fund_backed_npl(keep_outside_receivables: bool, loss_order="insurer_first", insured_share=None,
+                            fund_share=None, **params):
     """Month 1 of an economy with a fund; then an SME with no loans gets an insured, fund-backed
-    tech-credit loan of 1,000 wan, spends the cash, and defaults (NPL)."""
+    tech-credit loan of 1,000 wan (cover shares: the parameters', or as given), spends the
+    cash, and defaults (NPL)."""
     m = HydrogenChainModel(rng=11, n_smes=30, offered_packages=("insurance_loan",), fund_endowment_wan=10_000.0,
-                           fund_payout_lag_months=LAG, loss_order="insurer_first", audit=True)
+                           fund_payout_lag_months=LAG, loss_order=loss_order, audit=True, **params)
     m.step()
     assert m.fund.balance_wan == pytest.approx(10_000.0)
     sme = next(s for s in m.smes if s.active and not s.loans and not s.receivables)
@@ -172,8 +174,9 @@ def _insured_fund_backed_npl(keep_outside_receivables: bool):
         sme.external_receivables.clear()  # set-up: its outside buyers will not pay
     bank = sme.relationship_bank
     p = m.params
-    decision = Decision(True, "approved", 1000.0, 0.05, 0.0, 0.06, insured_share=p.guarantee_insurer_share,
-                        fund_share=p.fund_coverage)
+    decision = Decision(True, "approved", 1000.0, 0.05, 0.0, 0.06,
+                        insured_share=p.guarantee_insurer_share if insured_share is None else insured_share,
+                        fund_share=p.fund_coverage if fund_share is None else fund_share)
     loan = bank.lend(sme, "tech_credit", "insurance_loan", decision)
     sme.accept_loan(loan)
     m.ledger.transfer(sme.account, m.suppliers, m.ledger.balance(sme.account), "production_cost")  # spent
@@ -207,6 +210,26 @@ def test_loss_is_shared_in_order_when_the_recovery_period_ends():
     assert m.fund.payouts_wan == pytest.approx(math.fsum(x.paid_fund_wan for x in same_month))
     assert m.ledger.flow_by_kind["fund_payout"] == pytest.approx(m.fund.payouts_wan)
     assert m.fund.balance_wan == pytest.approx(p.fund_endowment_wan - m.fund.payouts_wan)
+    m.check_books()
+
+
+@pytest.mark.parametrize("loss_order,insured,fund,tolerance,expected", [
+    ("insurer_first", None, None, 0.03, (700.0, 90.0, 210.0)),  # Jiangmen: 70 %, then 30 % of the rest
+    ("pro_rata", None, None, 0.5, (700.0, 0.0, 300.0)),  # the fund only a stop-loss: the bank within tolerance
+    ("pro_rata", None, None, 0.03, (700.0, 90.0, 210.0)),  # ... and over it (this bank's NPL ratio is about 0.18)
+    ("insurer_first", 0.0, 0.9, 0.03, (0.0, 500.0, 500.0)),  # the fund pays at most fund_per_loan_cap x principal
+    ("insurer_first", None, 0.5, 0.03, (700.0, 100.0, 200.0)),  # all policy cover at most policy_cover_cap x loss
+])
+def test_the_model_shares_a_loss_by_the_loss_order_and_caps_it_is_given(loss_order, insured, fund, tolerance, expected):
+    """The finance function's rules are unit-tested; this checks the model hands it the scenario's
+    loss order, the bank's tolerance and the caps (an audit's mutations ignoring them left the
+    rule tests green)."""
+    m, sme, loan, _ = _insured_fund_backed_npl(False, loss_order, insured, fund, npl_tolerance=tolerance)
+    assert (m.params.fund_per_loan_cap, m.params.policy_cover_cap) == (0.5, 0.8)  # the figures above assume them
+    for _ in range(LAG):
+        m.step()
+    assert loan.status == RESOLVED
+    assert (loan.paid_insurer_wan, loan.paid_fund_wan, loan.paid_bank_wan) == pytest.approx(expected)
     m.check_books()
 
 
