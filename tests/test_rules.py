@@ -677,3 +677,25 @@ def test_the_fund_counts_defaulted_loans_it_backs_until_they_are_resolved():
     loan.status = RESOLVED
     m.fund.start_month()
     assert loan not in m.fund.backed
+
+
+def test_the_fund_backs_no_more_than_its_balance_times_its_leverage():
+    """A small fund's capacity binds: what it backs after each month's underwriting stays within
+    balance x fund_max_leverage (or where it already was); an audit's mutation letting it back
+    anything while it had money left the suite green."""
+    m = HydrogenChainModel(scenario="risk_fund", rng=2, n_smes=120, plan_scale=120 / 300, fund_endowment_wan=300.0,
+                           fund_topup_wan_per_year=0.0)
+    limit_hits = 0
+    underwrite = m.underwrite
+
+    def checked_underwrite():
+        before = m.fund.backed_outstanding_wan()
+        underwrite()
+        after = m.fund.backed_outstanding_wan()
+        limit = m.fund.balance_wan * m.params.fund_max_leverage
+        assert after <= max(before, limit) + 1e-6, (m.month, before, after, limit)
+        nonlocal limit_hits
+        limit_hits += after > 0.8 * limit
+    m.underwrite = checked_underwrite
+    m.run(18)
+    assert limit_hits >= 3, "the set-up needs the fund's capacity to bind"
