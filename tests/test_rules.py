@@ -699,3 +699,23 @@ def test_the_fund_backs_no_more_than_its_balance_times_its_leverage():
     m.underwrite = checked_underwrite
     m.run(18)
     assert limit_hits >= 3, "the set-up needs the fund's capacity to bind"
+
+
+# --- the budget pays what each lever promises -------------------------------------------------------
+
+def test_vouchers_pay_their_share_of_every_premium_and_the_fund_is_topped_up_yearly():
+    """Two levers the golden runs cover only as totals (an audit's mutations dropping either
+    changed no rule test): the province pays premium_voucher_share of every premium sold, the
+    firms the rest; the fund gets fund_topup_wan_per_year in months 13 and 25."""
+    m = HydrogenChainModel(scenario="north_china_hydrogen_capital", rng=4, n_smes=60, plan_scale=0.2, audit=True)
+    m.run(26)
+    p = m.params
+    journal = m.ledger.journal
+    firm_paid = math.fsum(a for _p, _q, a, k in journal if k in ("guarantee_premium", "rd_premium"))
+    vouchers = math.fsum(a for _p, _q, a, k in journal if k == "premium_voucher")
+    assert firm_paid > 0 and p.premium_voucher_share == 0.5
+    assert m.insurer.voucher_due_wan == 0.0  # settled in each month's policy phase
+    assert vouchers == pytest.approx(firm_paid)  # half each
+    assert vouchers + firm_paid == pytest.approx(m.insurer.premiums_wan)
+    topups = [a for _p, _q, a, k in journal if k == "fund_topup"]
+    assert topups == [p.fund_topup_wan_per_year] * 2 and p.fund_topup_wan_per_year > 0
