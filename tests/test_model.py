@@ -71,9 +71,9 @@ random_levers = st.fixed_dictionaries({
     "late_payment_start_month": st.integers(1, 12),
     "demand_shock_share": _spec_floats("demand_shock_share"),
     "demand_shock_start_month": st.integers(1, 12),
-    # Spec allows -10..10 pp, but below -3 pp the LPR (3%) turns negative and the model crashes:
-    # see test_rules.py::test_rate_cut_below_zero_lpr_is_refused_or_harmless (xfail, a bug).
-    "rate_rise_pp": _spec_floats("rate_rise_pp", lo=-100 * ModelParams().lpr_1y),
+    # the whole range the Spec allows, -10..10 pp: a cut below a zero LPR stops at zero (see
+    # test_rules.py::test_rate_cut_below_zero_lpr_is_refused_or_harmless)
+    "rate_rise_pp": _spec_floats("rate_rise_pp"),
     "rate_rise_start_month": st.integers(1, 12),
     "insurer_suspend_loss_ratio": st.one_of(st.just(1.2), _spec_floats("insurer_suspend_loss_ratio")),
     "agency_enabled": st.booleans(),
