@@ -719,3 +719,21 @@ def test_vouchers_pay_their_share_of_every_premium_and_the_fund_is_topped_up_yea
     assert vouchers + firm_paid == pytest.approx(m.insurer.premiums_wan)
     topups = [a for _p, _q, a, k in journal if k == "fund_topup"]
     assert topups == [p.fund_topup_wan_per_year] * 2 and p.fund_topup_wan_per_year > 0
+
+
+def test_paying_everything_overdue_clears_the_overdue_count():
+    """A borrower that misses an instalment and then pays it with the next one is no longer
+    overdue (an audit's mutation keeping the count after a full payment changed no rule test)."""
+    m = HydrogenChainModel(rng=2, n_smes=20, offered_packages=(), signal_noise=0.0, audit=True)
+    sme = next(s for s in m.smes if s.tier == 2)
+    loan = _hand_made_tech_loan(sme, 500.0)
+    for customer in sme.customers:  # set-up as in the 90-day test: no money comes or goes
+        customer.suppliers.remove(sme)
+    sme.external_sales_wan = sme.chain_sales_ema_wan = sme.fixed_cost_wan = sme.shock_hazard_month = 0.0
+    m.ledger.transfer(sme.account, m.suppliers, sme.cash_wan, "production_cost")
+    m.step()
+    assert loan.months_overdue == 1 and loan.arrears_wan > 0
+    m.ledger.transfer(m.buyers, sme.account, 100.0, "external_sale")  # set-up: a customer pays it
+    m.step()
+    assert loan.months_overdue == 0 and loan.arrears_wan == 0.0 and sme.status != "distressed"
+    m.check_books()
