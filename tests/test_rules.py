@@ -737,3 +737,17 @@ def test_paying_everything_overdue_clears_the_overdue_count():
     m.step()
     assert loan.months_overdue == 0 and loan.arrears_wan == 0.0 and sme.status != "distressed"
     m.check_books()
+
+
+def test_a_share_based_subsidy_follows_the_rate_at_each_anniversary():
+    """A subsidy set as a share of the rate is recomputed when the rate floats up at the
+    loan's anniversary (an audit's mutation keeping the old subsidy changed no rule test)."""
+    m = HydrogenChainModel(rng=2, n_smes=20, offered_packages=(), signal_noise=0.0, term_loan_months=36,
+                           interest_subsidy_share=0.2, interest_subsidy_months=36, rate_rise_pp=1.0,
+                           rate_rise_start_month=6)
+    loan = _hand_made_tech_loan(m.smes[0], 500.0)
+    first_rate, first_subsidy = loan.contract_rate, loan.subsidy_rate
+    assert first_subsidy == pytest.approx(0.2 * first_rate)
+    m.run(12)  # month 12: the first anniversary of a loan written in month 0
+    assert loan.status == "performing" and loan.contract_rate == pytest.approx(first_rate + 0.01)
+    assert loan.subsidy_rate == pytest.approx(0.2 * loan.contract_rate) and loan.subsidy_rate > first_subsidy
