@@ -751,3 +751,27 @@ def test_a_share_based_subsidy_follows_the_rate_at_each_anniversary():
     m.run(12)  # month 12: the first anniversary of a loan written in month 0
     assert loan.status == "performing" and loan.contract_rate == pytest.approx(first_rate + 0.01)
     assert loan.subsidy_rate == pytest.approx(0.2 * loan.contract_rate) and loan.subsidy_rate > first_subsidy
+
+
+def test_pledged_collateral_is_sold_when_the_loan_turns_non_performing():
+    """The bank sells the pledge at once: proceeds = pledged x haircut x
+    receivable_recovery_share, at most what is owed (an audit's mutation skipping the sale
+    changed no rule test)."""
+    m = HydrogenChainModel(rng=2, n_smes=20, offered_packages=("collateral",), signal_noise=0.0, audit=True)
+    sme = m.smes[0]
+    sme.quality, sme.collateral_wan = 0.9, 2000.0  # set-up: a good firm with real collateral
+    bank = sme.relationship_bank
+    d = bank.decide(sme, "collateral", m.params.packages["collateral"], 500.0)
+    assert d.approve and d.collateral_pledged_wan > 0, d.reason
+    loan = bank.lend(sme, "collateral", "collateral", d)
+    sme.accept_loan(loan)
+    m.ledger.transfer(sme.account, m.suppliers, sme.cash_wan, "production_cost")  # set-up: spent
+    p = m.params
+    expected = min(d.amount_wan, d.collateral_pledged_wan * p.collateral_haircut * p.receivable_recovery_share)
+    sales0 = m.ledger.flow_by_kind["collateral_sale"]
+    m.flag_default(sme, "set-up")
+    m.resolve_defaults()
+    assert loan.status == NPL
+    assert m.ledger.flow_by_kind["collateral_sale"] - sales0 == pytest.approx(expected) and expected > 0
+    assert loan.outstanding_wan == pytest.approx(d.amount_wan - expected)
+    m.check_books()
