@@ -775,3 +775,21 @@ def test_pledged_collateral_is_sold_when_the_loan_turns_non_performing():
     assert m.ledger.flow_by_kind["collateral_sale"] - sales0 == pytest.approx(expected) and expected > 0
     assert loan.outstanding_wan == pytest.approx(d.amount_wan - expected)
     m.check_books()
+
+
+def test_an_agency_assessment_sharpens_every_banks_view_of_the_firm():
+    """After the technology-transfer agency assesses an SME, each bank's signal noise about it
+    is agency_noise_factor times what it was (an audit's mutation dropping the effect changed
+    no rule test); and SMEs that apply for tech credit do get assessed."""
+    m = HydrogenChainModel(scenario="north_china_hydrogen_capital", rng=4, n_smes=60, plan_scale=0.2)
+    m.run(6)
+    assessed = [s for s in m.smes if s.assessed_by_agency]
+    assert assessed, "the set-up needs assessed SMEs"
+    sme = assessed[0]
+    factor = m.params.agency_noise_factor
+    for bank in m.banks:
+        with_assessment = bank.signal_noise(sme)
+        sme.assessed_by_agency = False  # the same firm, unassessed
+        without = bank.signal_noise(sme)
+        sme.assessed_by_agency = True
+        assert with_assessment == pytest.approx(factor * without) and factor < 1.0
