@@ -649,8 +649,7 @@ def _build(cls, key: str, data: Mapping, where: str, path: str):
         elif isinstance(f.default, (int, float)) and not isinstance(f.default, bool):
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise ParameterError(f"{path}.{fname}", f"expected a number, got {v!r}", where)
-            if v < 0:
-                raise ParameterError(f"{path}.{fname}", f"{v!r} is negative; allowed >= 0", where)
+            # its range (FIELD_RANGES, finite) is checked by ModelParams.validate
         kwargs[fname] = v
     return cls(**kwargs)
 
