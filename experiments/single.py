@@ -46,8 +46,8 @@ def main(args: argparse.Namespace) -> int:
     params = scenario_io.load(args.scenario, overrides, stress)
     result = run(params, args.seed, args.months)
     if args.csv is not None:
-        provenance = {"scenario": args.scenario, "stress": stress, "set": scenario_io.plain_overrides(overrides), **result.provenance,
-                      "params": params.canonical()}
+        provenance = {"scenario": args.scenario, "stress": stress, "set": scenario_io.plain_overrides(overrides),
+                      **result.provenance, "params": params.canonical()}
         _write_together({args.csv: lambda f: result.monthly.to_csv(f, index=False),
                          _provenance_path(args.csv): lambda f: json.dump(provenance, f, ensure_ascii=False, indent=2)})
     if args.json:

@@ -114,8 +114,10 @@ def summary_html(model, lang: str) -> str:
 def _kpi_name(model, key: str, lang: str) -> str:
     """A summary key's label; credit by package (credit_mobilised_<package>_wan) names the
     package as the charts do (its Chinese name in Chinese)."""
-    package = key.removeprefix("credit_mobilised_").removesuffix("_wan")
-    spec = model.params.packages.get(package) if key != package and key.endswith("_wan") else None
+    spec = None
+    if key.startswith("credit_mobilised_") and key.endswith("_wan"):
+        package = key.removeprefix("credit_mobilised_").removesuffix("_wan")
+        spec = model.params.packages.get(package)
     if spec is None:
         return t("kpi_" + key, lang)
     return t("kpi_credit_via", lang, package=spec.name_zh if lang == "zh" and spec.name_zh else package.replace("_", " "))
