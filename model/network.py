@@ -20,7 +20,7 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 
-from .params import SEGMENTS, ModelParams, ParameterError, leader_key, network_input_files
+from .params import SEGMENTS, ModelParams, ParameterError, leader_key, network_input_files, tier1_count
 
 
 def cumulative_weights(weights) -> list[float]:
@@ -59,7 +59,7 @@ def generate(params: ModelParams, rng: np.random.Generator) -> nx.DiGraph:
     for i, ld in enumerate(leaders):
         g.add_node(i, kind="leader", tier=0, segment="", leader=leader_key(ld), name=ld.name_zh)
     n = params.n_smes
-    n1 = max(1, min(n, round(n * params.tier1_share)))
+    n1 = tier1_count(n, params.tier1_share)
     weights = np.array([ld.supplier_weight for ld in leaders], dtype=float)
     weights = weights / weights.sum()
     leader_of = rng.choice(len(leaders), size=n1, p=weights)

@@ -487,7 +487,7 @@ class ModelParams(Scenario):
             if not any(getattr(spec, weight) > 0 for spec in getattr(self, kind)):
                 raise ParameterError(f"{kind}.{weight}", f"every {weight} is 0; at least one must be above 0", where)
         if not self.network_file:
-            tier1 = max(1, min(self.n_smes, round(self.n_smes * self.tier1_share)))  # as network.generate
+            tier1 = tier1_count(self.n_smes, self.tier1_share)
             if tier1 < len(self.leaders):
                 raise ParameterError("n_smes", f"{self.n_smes} SMEs with tier1_share {self.tier1_share:g} make "
                                                f"{tier1} tier-1 SME(s), fewer than the {len(self.leaders)} leaders: "
@@ -559,6 +559,11 @@ class FrozenParams:
 # ---------------------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------------------
+
+
+def tier1_count(n_smes: int, tier1_share: float) -> int:
+    """How many of a generated network's SMEs supply a leader directly (at least one)."""
+    return max(1, min(n_smes, round(n_smes * tier1_share)))
 
 
 def network_input_files(path: str | Path) -> list[Path]:
