@@ -486,6 +486,7 @@ def apply_overrides(res: Resolution, overrides: Mapping[str, Any], where: str) -
             res.structured[key] = _whole_structured(key, value, where)
             for p in [p for p in res.sources if p.startswith(key + ".")]:
                 del res.sources[p]
+            res.sources[key] = where  # the whole table: named when a file's reference to it breaks
             for p in _leaf_paths(key, res.structured[key]):
                 res.sources[p] = where
             continue
@@ -564,10 +565,14 @@ def stress_tables(ref, *, where: str = "keyword", key: str = "scenario") -> tupl
 
 def _build(res: Resolution, fallback_where: str) -> ModelParams:
     packages = res.structured["packages"]
+    offered_where = res.sources.get("offered_packages", fallback_where)
     for name in res.scalars["offered_packages"]:
         if name not in packages:
+            # a file's list can break because an override replaced the packages table: say so
+            replaced = res.sources.get("packages")
+            by = f" (the packages table was replaced by {replaced})" if replaced and replaced != offered_where else ""
             raise ScenarioError("[bank] offered_packages", f"unknown package {name!r}{close_matches(name, packages)}; "
-                                f"defined: {', '.join(packages)}", res.sources.get("offered_packages", fallback_where))
+                                f"defined: {', '.join(packages)}{by}", offered_where)
     try:
         return ModelParams(**res.scalars, **copy.deepcopy(res.structured))
     except ParameterError as exc:

@@ -402,6 +402,19 @@ def test_out_of_range_and_bad_choice(tmp_path, text, expected):
     assert e.where.endswith("foo.toml")
 
 
+def test_replaced_packages_table_is_named_when_a_file_offers_a_dropped_package():
+    # order_credit.toml offers order_credit; replacing the whole table by --set drops it: the
+    # message must name the --set, not leave the file to take the blame alone
+    only_collateral = {"collateral": {"name_zh": "抵押", "instruments": ["collateral"], "tiers": [1, 2],
+                                      "leaders": ["all"]}}
+    e = error_of(load_scenario, "order_credit", {"packages": only_collateral}, "--set")
+    assert e.where.endswith("order_credit.toml")
+    assert "unknown package 'order_credit'; defined: collateral (the packages table was replaced by --set)" in str(e)
+    # when the same source set both, there is nothing to add
+    e = error_of(load_scenario, "baseline", {"packages": only_collateral, "offered_packages": ["tech_credit"]}, "--set")
+    assert str(e) == "--set: [bank] offered_packages: unknown package 'tech_credit'; defined: collateral"
+
+
 def test_unknown_parent(tmp_path):
     path = write(tmp_path, "foo.toml", 'extends = "baseLine"\n')
     msg = str(error_of(load_scenario, path))
