@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from experiments.cli import UserError
+from experiments.errors import UserError
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,8 @@ import select
 import sys
 from pathlib import Path
 
+from experiments.errors import UserError
+
 # Modules that contribute subcommands, in the order they appear in --help.
 COMMAND_MODULES = (
     "experiments.single",
@@ -32,10 +34,6 @@ COMMAND_MODULES = (
 # so `set -o pipefail` scripts see the familiar "reader stopped" status, distinct from
 # 1 (failed runs) and 2 (user mistakes), as 130 (128 + SIGINT) is for an interrupt.
 EXIT_BROKEN_PIPE = 141
-
-
-class UserError(Exception):
-    """A mistake in the user's input: printed as one line, exit status 2."""
 
 
 def check_output_file(path: Path, option: str, *companions: Path) -> None:
@@ -140,8 +138,4 @@ def _stdout_to_devnull() -> None:
 
 
 if __name__ == "__main__":
-    # `python -m experiments.cli` runs this file as __main__; call the copy imported as
-    # experiments.cli so that the UserError raised by command modules is the one caught.
-    from experiments.cli import main as _main
-
-    sys.exit(_main())
+    sys.exit(main())

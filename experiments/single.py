@@ -29,7 +29,8 @@ def register(sub) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from experiments import scenario_io
-    from experiments.cli import UserError, check_output_file
+    from experiments.cli import check_output_file
+    from experiments.errors import UserError
     from experiments.runner import run
     from model.reporters import describe
 

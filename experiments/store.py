@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from experiments.cli import UserError
+from experiments.errors import UserError
 
 DB_NAME = "results.sqlite"
 

@@ -36,7 +36,7 @@ def server_command(port: int = DEFAULT_PORT, host: str = DEFAULT_HOST, open_brow
 
 
 def run_viz(args) -> int:
-    from experiments.cli import UserError
+    from experiments.errors import UserError
 
     if not 0 < args.port < 65536:
         raise UserError(f"--port must be between 1 and 65535, got {args.port}")
