@@ -130,7 +130,7 @@ def _hash_files(root: Path, rels) -> str:
 
 
 def source_hash(root: Path | None = None) -> str:
-    """Hash of every result-bearing source file under `root` (the no-git fallback)."""
+    """Hash of every result-bearing source file under `root`."""
     root = _source_root() if root is None else Path(root)
     rels = [p.relative_to(root).as_posix() for pkg in RESULT_SOURCES if (root / pkg).is_dir()
             for p in (root / pkg).rglob("*") if p.is_file()]
@@ -197,11 +197,11 @@ def code_version() -> str:
     """What identifies the code a run used; part of every run id, so resume skips a run only
     if it was made by the same code.
 
-    '<package version>+g<git_commit()>' in a git checkout, e.g. '0.1.0+g<sha>' or
-    '0.1.0+g<sha>+1a2b3c4d' with uncommitted result-bearing edits. Outside git (installed
-    from a wheel or sdist, or git missing or failing) '<package version>+src<8 hex>', a hash
-    of the installed result-bearing sources, so an edited installation is still told apart.
+    '<package version>+src<8 hex>', the hex a hash of the result-bearing sources' paths and
+    contents, in a git checkout or not. It names the content, not the commit: a commit that
+    touches only the README, docs, tests or the browser view keeps every stored run, an edit
+    to the model (committed or not) re-runs them, and reverting it finds them again. The
+    commit itself is provenance, recorded with each invocation (`git_commit()`).
     Computed once per process.
     """
-    commit = git_commit()
-    return f"{package_version()}+g{commit}" if commit else f"{package_version()}+src{source_hash()}"
+    return f"{package_version()}+src{source_hash()}"

@@ -145,13 +145,21 @@ def test_code_version_ignores_edits_that_cannot_change_results(tmp_path, git_env
     sha = _commit_all(root)
     version = _runner_from(root, monkeypatch)
     clean = version()
-    assert clean.endswith(f"+g{sha}")  # a clean tree is the commit alone
+    assert sha not in clean  # the content names the code, not the commit
     (root / "README.md").write_text("# h2chain\n\nA new paragraph.\n")
     (root / "pyproject.toml").write_text('[project]\nname = "h2chain"\nversion = "0.1.0"\n# lint\n')
     (root / "docs").mkdir()
     (root / "docs" / "notes.py").write_text("x = 1\n")  # outside the result packages
     (root / "model" / "NOTES.md").write_text("not code\n")
     assert version() == clean
+    # committing them changes nothing either: a docs commit must not re-run a stored sweep
+    _git(root, "add", "-A")
+    _git(root, "-c", "commit.gpgsign=false", "commit", "-q", "-m", "docs")
+    assert version() == clean
+    # a committed model edit does
+    (root / "model" / "model.py").write_text("RATE = 0.06\n")
+    _git(root, "-c", "commit.gpgsign=false", "commit", "-q", "-am", "model")
+    assert version() != clean
 
 
 @needs_git
