@@ -25,6 +25,11 @@ from .instruments import NPL, Order
 from .ledger import AccountingError, AuditLedger, Ledger
 from .params import FrozenParams, ModelParams, ParameterError
 
+# How far an SME searches in a month: an order advance is asked of up to two banks; a term
+# loan of up to three (package, bank) pairs for each instrument (tech credit, collateral).
+ORDER_TRIES = 2
+TERM_TRIES_PER_INSTRUMENT = 3
+
 
 @dataclass
 class Counters:
@@ -353,7 +358,7 @@ class HydrogenChainModel(Model):
         tries = self._tries_cache.get(key)
         if tries is None:
             tries = self._tries_cache[key] = tuple(
-                [(bank, "order_financing", package) for bank in self._banks_in_order(sme, package)][:2])
+                [(bank, "order_financing", package) for bank in self._banks_in_order(sme, package)][:ORDER_TRIES])
         if tries:
             self.applications.append(Application(sme, tries, amount_wan, tuple(orders)))
 
@@ -361,10 +366,22 @@ class HydrogenChainModel(Model):
         key = (sme.relationship_bank, "term", tuple(candidates))
         tries = self._tries_cache.get(key)
         if tries is None:
-            tries = self._tries_cache[key] = tuple(
-                [(bank, inst, pkg) for inst, pkg in candidates for bank in self._banks_in_order(sme, pkg)][:3])
+            tries = self._tries_cache[key] = self._term_tries(sme, candidates)
         if tries:
             self.applications.append(Application(sme, tries, amount_wan))
+
+    def _term_tries(self, sme: SME, candidates) -> tuple:
+        """Up to TERM_TRIES_PER_INSTRUMENT (package, bank) pairs for each instrument, in the
+        order of the candidates. Per instrument, not in all: an SME refused tech credit by
+        three banks still asks for a collateral loan (a cap on all tries had left collateral
+        untried wherever three banks offered tech credit)."""
+        tries, used = [], {}
+        for inst, pkg in candidates:
+            for bank in self._banks_in_order(sme, pkg):
+                if used.get(inst, 0) < TERM_TRIES_PER_INSTRUMENT:
+                    used[inst] = used.get(inst, 0) + 1
+                    tries.append((bank, inst, pkg))
+        return tuple(tries)
 
     def decide_application(self, app: Application) -> None:
         c = self.counters

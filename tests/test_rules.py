@@ -12,6 +12,7 @@ from conftest import status_by_tier
 from model import HydrogenChainModel, ParameterError  # before agents (circular import, see test_model)
 
 from agents.bank import Decision  # noqa: I001
+from agents.sme import SME
 from model import finance
 from model.instruments import NPL, RESOLVED
 
@@ -622,6 +623,20 @@ def test_order_advances_go_under_the_package_the_fund_can_back(offered):
     assert len(loans) >= 5
     assert {loan.package for loan in loans} == {"order_insurance_credit"}
     assert any(loan.fund_share > 0 for loan in loans)
+
+
+def test_an_sme_refused_tech_credit_by_three_banks_still_asks_for_a_collateral_loan():
+    """Tech credit is tried first, at up to three banks; collateral after it, at up to three
+    more. A cap of three tries in all had spent them on tech credit wherever three banks offer
+    it, so no scenario with a tech-credit package ever made a collateral loan."""
+    m = HydrogenChainModel(scenario="tech_credit", rng=1, n_smes=120, plan_scale=120 / 300)
+    sme = m.smes[0]
+    tries = m._term_tries(sme, SME.term_packages(m.packages_for(sme)))
+    assert [inst for _, inst, _ in tries] == ["tech_credit"] * 3 + ["collateral"] * 3
+    assert tries[0][0] is sme.relationship_bank and tries[3][0] is sme.relationship_bank
+    assert len({bank for bank, _, _ in tries}) == 3
+    m.run(24)
+    assert m.summary()["credit_mobilised_collateral_wan"] > 0
 
 
 def test_deliveries_count_what_leaders_received_on_the_basis_of_orders_placed():
