@@ -37,6 +37,7 @@ class Decision:
     insured_share: float = 0.0
     fund_share: float = 0.0
     collateral_pledged_wan: float = 0.0
+    subsidy_rate: float = 0.0  # the interest subsidy the loan will carry (annual rate)
 
 
 class Bank(Agent):
@@ -189,9 +190,11 @@ class Bank(Agent):
         if m.ledger.balances[self.account] < amount_wan:
             return Decision(False, "liquidity", amount_wan, pd_annual, el)
         rate = finance.loan_rate(m.lpr(), el, p.capital_ratio_floor, p.capital_cost, p.bank_opex_spread)
-        if rate > p.max_loan_rate:
+        # the borrower pays LPR + spread - subsidy: the cap is on what it pays
+        subsidy = finance.subsidy_rate(rate, p.interest_subsidy_pp, p.interest_subsidy_share, p.interest_subsidy_cap_pp)
+        if rate - subsidy > p.max_loan_rate:
             return Decision(False, "rate above cap", amount_wan, pd_annual, el, rate)
-        return Decision(True, "approved", amount_wan, pd_annual, el, rate, insured, fund_share, pledged)
+        return Decision(True, "approved", amount_wan, pd_annual, el, rate, insured, fund_share, pledged, subsidy)
 
     def order_loan_maturity(self, orders) -> int:
         """An order loan falls due a grace period after the last expected leader payment."""
@@ -224,7 +227,7 @@ class Bank(Agent):
             term = p.term_loan_months
             maturity = m.month + term
             instalment = finance.annuity_payment(decision.amount_wan, decision.rate, term)
-        subsidy = finance.subsidy_rate(decision.rate, p.interest_subsidy_pp, p.interest_subsidy_share, p.interest_subsidy_cap_pp)
+        subsidy = decision.subsidy_rate
         loan = Loan(
             loan_id=m.next_loan_id(), bank=self, borrower=sme, instrument=instrument, package=package_name,
             principal_wan=decision.amount_wan, start_month=m.month, term_months=term,

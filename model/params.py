@@ -270,7 +270,7 @@ class ModelParams(Scenario):
     capital_ratio_floor: Annotated[float, Spec("bank", 0.01, 1.0, "share", "capital per yuan of loans a bank must hold", "O: 10.5%")] = 0.105
     capital_cost: Annotated[float, Spec("bank", 0.0, 1.0, "fraction/yr", "required return on the capital a loan uses", "E")] = 0.06
     bank_opex_spread: Annotated[float, Spec("bank", 0.0, 0.1, "fraction/yr", "operating cost spread", "E")] = 0.005
-    max_loan_rate: Annotated[float, Spec("bank", 0.0, 0.5, "fraction/yr", "highest rate a bank will charge (above it: reject)", "P: tech loans 3.85-4.35%")] = 0.08
+    max_loan_rate: Annotated[float, Spec("bank", 0.0, 0.5, "fraction/yr", "highest rate a borrower will pay, net of any interest subsidy (above it: the bank refuses)", "E (0.06-0.10)")] = 0.08
     signal_noise: Annotated[float, Spec("bank", 0.0, 2.0, "sd", "noise of a bank's signal of SME quality", "E")] = 0.2
     pd_base_annual: Annotated[float, Spec("bank", 0.0, 1.0, "fraction/yr", "annual default probability of an average-quality SME", "E; NFRA inclusive NPL 2.2-3.0%")] = 0.05
     pd_quality_slope: Annotated[float, Spec("bank", 0.0, 20.0, "", "log-PD per unit of quality signal", "E")] = 4.0

@@ -423,6 +423,25 @@ def test_interest_subsidy_is_paid_by_the_budget_and_the_borrower_pays_the_rest(l
     assert m.ledger.fiscal_cost_wan("interest_subsidy") == pytest.approx(m.ledger.fiscal_cost_wan())
 
 
+def test_the_rate_cap_applies_to_what_the_borrower_pays_after_the_subsidy():
+    """DOMAIN: the bank prices at LPR + spread - subsidy. A loan whose contract rate is above
+    `max_loan_rate` but whose subsidised rate is below it is made; without the subsidy it is
+    refused. (The cap once read the gross rate, so a subsidy could never make a loan.)"""
+    def decision(**lever):
+        m = HydrogenChainModel(rng=2, n_smes=20, offered_packages=(), signal_noise=0.0, **lever)
+        sme = m.smes[0]
+        sme.quality = 0.9
+        return sme.relationship_bank.decide(sme, "tech_credit", m.params.packages["tech_credit"], 500.0)
+    gross = decision().rate
+    assert decision().approve and gross > 0.03
+    cap = gross - 0.005
+    refused = decision(max_loan_rate=cap)
+    assert not refused.approve and refused.reason == "rate above cap"
+    made = decision(max_loan_rate=cap, interest_subsidy_pp=1.5)
+    assert made.approve and made.rate == gross and made.subsidy_rate == 0.015
+    assert not decision(max_loan_rate=gross - 0.02, interest_subsidy_pp=1.5).approve
+
+
 def test_no_subsidy_without_the_lever():
     m = HydrogenChainModel(rng=2, n_smes=60, offered_packages=("tech_credit",))
     m.run(4)
