@@ -206,8 +206,11 @@ def voucher_split(premium_wan: float, voucher_share: float) -> tuple[float, floa
 
 
 def bank_reward(new_tech_credit_wan: float, reward_wan_per_100m: float) -> float:
-    """Shanxi rule: a reward for each full CNY 100 M of a bank's new tech credit in the year."""
-    return reward_wan_per_100m * math.floor(new_tech_credit_wan / WAN_PER_100M + 1e-9)
+    """Shanxi rule, CNY 0.2 M per CNY 100 M of a bank's new tech credit in the year, paid pro
+    rata. Not per full 100 M: the model's banks are sized to the simulated chain, not to a
+    provincial bank, so a 100 M step would make the reward hinge on a threshold the scale
+    of the run sets; and the banks price the reward in as a rate on every loan."""
+    return reward_wan_per_100m * new_tech_credit_wan / WAN_PER_100M
 
 
 def fund_capacity(balance_wan: float, backed_outstanding_wan: float, max_leverage: float) -> float:

@@ -340,26 +340,16 @@ def test_voucher_split():
 
 
 class TestBankReward:
-    """Shanxi rule: CNY 0.2 M (= 20 wan) for each FULL CNY 100 M (= 10,000 wan) of yearly tech credit."""
+    """Shanxi rule: CNY 0.2 M (= 20 wan) per CNY 100 M (= 10,000 wan) of yearly tech credit,
+    pro rata (the model's banks are far smaller than a provincial bank)."""
 
-    def test_one_full_100m(self):
-        assert finance.bank_reward(10_000.0, 20.0) == approx(20.0)
+    def test_100m(self):
+        assert finance.bank_reward(10_000.0, 20.0) == 20.0
 
-    def test_just_below_100m_gives_nothing(self):
-        assert finance.bank_reward(9_999.0, 20.0) == 0.0  # CNY 99.99 M
-        assert finance.bank_reward(9_999.999, 20.0) == 0.0
-
-    def test_250m_gives_two_rewards(self):
-        assert finance.bank_reward(25_000.0, 20.0) == approx(40.0)
-
-    def test_sums_that_are_not_exact_floats(self):
-        # CNY 100 M lent in 17 equal loans adds up to 9,999.999999999998 in binary floating
-        # point: rounding noise must not cost the bank its reward
-        total = 0.0
-        for _ in range(17):
-            total += 10_000.0 / 17
-        assert total < 10_000.0
-        assert finance.bank_reward(total, 20.0) == approx(20.0)
+    def test_pro_rata_below_and_above_100m(self):
+        assert finance.bank_reward(9_999.0, 20.0) == approx(19.998)  # CNY 99.99 M
+        assert finance.bank_reward(25_000.0, 20.0) == 50.0
+        assert finance.bank_reward(1_234.5, 20.0) == approx(2.469)
 
     def test_no_credit_or_no_reward(self):
         assert finance.bank_reward(0.0, 20.0) == 0.0

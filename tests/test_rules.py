@@ -525,9 +525,9 @@ def test_a_term_loan_floats_with_the_lpr_at_each_anniversary():
             assert repaid == pytest.approx(loan.instalment_wan - before[loan.loan_id] * rate / 12.0, rel=1e-9)
 
 
-# --- (f) bank reward: month 12, per full CNY 100 M -------------------------------------------------
+# --- (f) bank reward: month 12, pro rata per CNY 100 M -------------------------------------------
 
-def test_bank_reward_paid_in_month_12_per_full_100m_of_the_year():
+def test_bank_reward_paid_in_month_12_pro_rata_per_100m_of_the_year():
     m = HydrogenChainModel(rng=3, n_smes=30, offered_packages=(), bank_reward_wan_per_100m=20.0, audit=True)
     assert len(m.banks) >= 3
     lent = {0: 25_000.0, 1: 9_999.0, 2: 10_000.0}  # CNY 250 M, 99.99 M, 100 M
@@ -544,11 +544,12 @@ def test_bank_reward_paid_in_month_12_per_full_100m_of_the_year():
     m.step()
     rewards = {q: a for p, q, a, k in m.ledger.journal[start:] if k == "bank_reward"}
     assert all(p == m.government.account for p, q, a, k in m.ledger.journal[start:] if k == "bank_reward")
-    assert rewards == {m.banks[0].account: pytest.approx(40.0), m.banks[2].account: pytest.approx(20.0)}
-    assert m.ledger.fiscal_cost_wan("bank_reward") == pytest.approx(60.0)
+    assert rewards == {m.banks[0].account: pytest.approx(50.0), m.banks[1].account: pytest.approx(19.998),
+                       m.banks[2].account: pytest.approx(20.0)}
+    assert m.ledger.fiscal_cost_wan("bank_reward") == pytest.approx(89.998)
     # the count starts again: no new lending in year 2, no reward in month 24
     m.run(12)
-    assert m.ledger.fiscal_cost_wan("bank_reward") == pytest.approx(60.0)
+    assert m.ledger.fiscal_cost_wan("bank_reward") == pytest.approx(89.998)
 
 
 # --- a rate cut below a zero LPR ----------------------------------------------------------------
