@@ -34,22 +34,28 @@ SEEDS = tuple(int(s.generate_state(1)[0]) for s in np.random.SeedSequence(202611
 ARMS = (
     ("baseline", None), ("insurance_loan", None), ("order_credit", None), ("order_insurance_credit", None),
     ("tech_credit", None), ("risk_fund", None), ("npl_tolerance", None), ("baseline", "leader_late_payment"),
+    ("risk_fund_runs_dry", None),
 )
+# Arms that are a shipped scenario with overrides (at the shipped scenario's scale):
+# risk_fund with a pool of CNY 1 M and no top-ups, which its backed loans exhaust early.
+VARIANTS = {"risk_fund_runs_dry": ("risk_fund", {"fund_endowment_wan": 100.0, "fund_topup_wan_per_year": 0.0})}
 # The leaders' plans and the fund of risk_fund are sized for the baseline's n_smes; both are
 # scaled with the number of SMEs so that the small test economy keeps them per SME.
 FUND_KEYS = ("fund_endowment_wan", "fund_topup_wan_per_year")
 
 
-def scaled(name: str, n_smes: int) -> dict:
+def scaled(name, n_smes: int) -> dict:
     """Overrides that shrink the economy to `n_smes` while keeping orders and fund money per
-    SME as in the shipped scenario (which is calibrated at the baseline's n_smes)."""
+    SME as in the scenario (name or ModelParams, calibrated at the baseline's n_smes)."""
     p = load_scenario(name)
     scale = n_smes / load_scenario("baseline").n_smes
     return {"n_smes": n_smes, "plan_scale": p.plan_scale * scale, **{k: getattr(p, k) * scale for k in FUND_KEYS}}
 
 
 def run_one(name: str, stress: str | None, seed: int, n_smes: int, months: int) -> dict:
-    params = load_scenario(name, scaled(name, n_smes), stress=stress)
+    name, overrides = VARIANTS.get(name, (name, {}))
+    params = load_scenario(name, overrides, stress=stress)
+    params = load_scenario(params, scaled(params, n_smes))
     m = model.HydrogenChainModel(scenario=params, rng=seed)
     m.run(months)
     return m.summary()
@@ -104,6 +110,11 @@ def report(label: str, mean: float, se: float) -> str:
 APPROVAL_MARGIN = 0.02  # two percentage points of approval
 
 
+def test_with_collateral_lending_only_most_light_asset_smes_are_rationed():
+    approval = arm("baseline", "approval_rate_light_asset")
+    assert approval.max() < 0.5, f"light-asset approval under collateral only: {approval.round(3)}"
+
+
 @pytest.mark.parametrize("package", ["insurance_loan", "order_credit"])
 def test_packages_raise_light_asset_approval(package):
     mean, se = paired("baseline", package, "approval_rate_light_asset")
@@ -137,6 +148,17 @@ def test_risk_fund_raises_credit_cheaply():
     assert cost.mean() < 0.2 * backed.mean(), (
         f"net fiscal cost {cost.mean():.1f} wan vs credit backed {backed.mean():.1f} wan")
     assert cost.mean() < 0.2 * mean, f"net fiscal cost {cost.mean():.1f} wan vs extra credit {mean:.1f} wan"
+
+
+def test_when_the_fund_runs_dry_unsecured_lending_falls_back():
+    """DOMAIN §7: when the fund runs dry, lending to non-collateral firms falls back. A pool of
+    CNY 1 M without top-ups backs loans for a few months only: tech credit ends well below
+    risk_fund's, nearer to tech_credit's (no fund) than to risk_fund's."""
+    key = "credit_mobilised_tech_credit_wan"
+    mean, se = paired("risk_fund_runs_dry", "risk_fund", key)
+    assert mean > 0 and mean > 2 * se, report(f"risk_fund - risk_fund_runs_dry {key}", mean, se)
+    gain, _ = paired("tech_credit", "risk_fund", key)
+    assert mean > 0.5 * gain, f"a dry fund keeps {gain - mean:.0f} of the fund's {gain:.0f} wan of extra tech credit"
 
 
 # --------------------------------------------------------------------------------------
@@ -180,3 +202,11 @@ def test_late_payment_hits_the_late_payers_chain():
     mean, se = float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
     assert own.mean() > 0.03, f"defaults in {late}'s chain rose by only {own.mean():+.4f}"
     assert mean > 0.03 and mean > 2 * se, report(f"rise in {late}'s chain - rise in others'", mean, se)
+
+
+def test_late_payment_reaches_the_banks():
+    """... and through the suppliers to their banks: more principal turns non-performing."""
+    d = arm("baseline", "npl_principal_wan", "leader_late_payment") - arm("baseline", "npl_principal_wan")
+    mean, se = float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
+    base = arm("baseline", "npl_principal_wan").mean()
+    assert mean > 0.5 * base and mean > 2 * se, report("late payment - none, npl_principal_wan", mean, se)
