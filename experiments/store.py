@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping
@@ -157,6 +158,8 @@ class ResultsStore:
             self._check_is_store(READ_TABLES)
         else:
             self.directory.mkdir(parents=True, exist_ok=True)
+            if not existing and not self.path.exists():
+                self._create()
             self.conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
             if existing:
                 self._check_is_store(IDENTITY_TABLES)  # before the schema is written into it
@@ -164,6 +167,20 @@ class ResultsStore:
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.executescript(SCHEMA)
         self._kpi_columns = self._load_kpi_columns()
+
+    def _create(self) -> None:
+        """Write an empty store beside its place and rename it there: a batch interrupted
+        while creating its store leaves no file that a re-run would refuse as not a store."""
+        part = self.path.with_name(self.path.name + ".part")
+        for leftover in (part, Path(f"{part}-wal"), Path(f"{part}-shm")):
+            leftover.unlink(missing_ok=True)  # from an earlier interrupted creation
+        conn = sqlite3.connect(part, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(SCHEMA)
+        finally:
+            conn.close()  # the last connection: SQLite folds the WAL back into the file
+        os.replace(part, self.path)
 
     def _check_is_store(self, required: tuple[str, ...]) -> None:
         """Raise `NotAStoreError` (closing the connection) unless the file is an SQLite

@@ -245,6 +245,36 @@ def _dump(store: ResultsStore) -> tuple[pd.DataFrame, pd.DataFrame]:
     return runs, monthly
 
 
+def test_a_store_interrupted_while_being_created_leaves_nothing_a_rerun_would_refuse(tmp_path, monkeypatch):
+    """Ctrl-C in the first moments of a batch once left an empty results.sqlite (or one
+    without tables), which the re-run then refused as 'not an h2chain results store'."""
+    real_connect = sqlite3.connect
+
+    class Interrupted:  # a connection whose schema script is cut short, as by Ctrl-C
+        def __init__(self, *args, **kwargs):
+            self.conn = real_connect(*args, **kwargs)
+
+        def execute(self, *args):
+            return self.conn.execute(*args)
+
+        def executescript(self, script):
+            raise KeyboardInterrupt
+
+        def close(self):
+            self.conn.close()
+
+    monkeypatch.setattr(sqlite3, "connect", Interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        ResultsStore(tmp_path)
+    monkeypatch.setattr(sqlite3, "connect", real_connect)
+    assert not ResultsStore.exists(tmp_path)  # only the .part file was left
+    with ResultsStore(tmp_path) as store:  # the re-run creates it
+        assert store.runs_frame().empty
+    assert not list(tmp_path.glob("*.part*"))
+    with ResultsStore(tmp_path, create=False) as store:  # and a resume opens it
+        assert store.runs_frame().empty
+
+
 def test_store_holds_runs_kpis_and_monthly_long_format(tmp_path):
     specs = _specs()
     with ResultsStore(tmp_path) as store:
