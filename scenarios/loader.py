@@ -121,6 +121,10 @@ def read_toml(path: Path) -> dict[str, Any]:
         m = re.search(r"line (\d+)", str(exc))
         key = f"line {m.group(1)}" if m else "TOML"
         raise ScenarioError(key, f"malformed TOML: {exc}", where) from None
+    except UnicodeDecodeError as exc:  # TOML is UTF-8; a file saved as GBK or Latin-1 is not
+        line = exc.object[:exc.start].count(b"\n") + 1
+        raise ScenarioError(f"line {line}", f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
+                            f"save the file as UTF-8", where) from None
     except OSError as exc:
         raise ScenarioError("scenario", f"cannot read file: {exc.strerror}", where) from None
 
@@ -516,11 +520,10 @@ def apply_overrides(res: Resolution, overrides: Mapping[str, Any], where: str) -
 
 def _whole_structured(kind: str, value: Any, where: str) -> dict[str, Any]:
     plain = to_plain(value)
-    if kind == "packages" or isinstance(value, Mapping):
-        if not isinstance(plain, dict):
-            raise ScenarioError(kind, "expected a table of entries keyed by their short key", where)
-    elif isinstance(plain, list):
-        raise ScenarioError(kind, f"expected {SPEC_CLASSES[kind].__name__} objects or a table keyed by short key", where)
+    if not isinstance(plain, dict):
+        if isinstance(plain, list) and kind != "packages":
+            raise ScenarioError(kind, f"expected {SPEC_CLASSES[kind].__name__} objects or a table keyed by short key", where)
+        raise ScenarioError(kind, f"expected a table of entries keyed by their short key, got {value!r}", where)
     fresh = Resolution(scalars={}, structured={kind: {}}, sources={})
     for key, table in plain.items():
         _apply_structured(fresh, kind, key, table, where)

@@ -436,6 +436,24 @@ def test_cycle_rejected(tmp_path):
     assert "inheritance cycle" in str(error_of(load_scenario, tmp_path / "self.toml"))
 
 
+def test_a_file_that_is_not_utf8_gives_one_line(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(b'extends = "baseline"\n[meta]\ntitle = "caf\xe9"\n')
+    e = error_of(load_scenario, path)
+    assert e.where.endswith("latin1.toml")
+    assert str(e).endswith("line 3: not UTF-8 text (byte 0xe9); save the file as UTF-8")
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("banks", 1, "banks: expected a table of entries keyed by their short key, got 1"),
+    ("leaders", "x", "leaders: expected a table of entries keyed by their short key, got 'x'"),
+    ("packages", 1, "packages: expected a table of entries keyed by their short key, got 1"),
+    ("banks", [1], "banks: expected BankSpec objects or a table keyed by short key"),
+])
+def test_a_plain_value_for_a_whole_structured_table_gives_one_line(key, value, expected):
+    assert str(error_of(load_scenario, "baseline", {key: value}, "--set")) == f"--set: {expected}"
+
+
 def test_malformed_toml_gives_line(tmp_path):
     path = write(tmp_path, "foo.toml", '[fund]\nfund_coverage = 0.4\nfund_topup_wan_per_year = \n')
     e = error_of(load_scenario, path)
