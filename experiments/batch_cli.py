@@ -153,7 +153,12 @@ def _check_scheduler(address: str) -> None:
     """Reach the Dask scheduler before the experiment directory is made: a wrong address is
     a user mistake, not a traceback after a 30-60 s wait."""
     from distributed import Client
+    from distributed.comm import parse_address, parse_host_port
 
+    try:  # a malformed address is told as such, not as a timeout after a wait
+        parse_host_port(parse_address(address)[1])
+    except ValueError as exc:
+        raise UserError(f"--scheduler {address}: not an address ({exc}); expected tcp://HOST:PORT") from None
     try:
         Client(address, timeout=SCHEDULER_TIMEOUT_S, set_as_default=False).close()
     except (OSError, TimeoutError, ValueError, TypeError) as exc:

@@ -91,6 +91,16 @@ def test_unreachable_dask_scheduler_is_a_user_error_before_anything_is_written(t
     assert not out.exists()  # once: a traceback after the wait, and results.sqlite already made
 
 
+@pytest.mark.parametrize("address", ["garbage", "tcp://host:port"])
+def test_a_malformed_dask_address_is_named_as_such_at_once(address, tmp_path, capsys):
+    out = tmp_path / "exp"
+    code = main(["compare", "baseline", "--executor", "dask", "--scheduler", address, "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert f"--scheduler {address}: not an address" in err and "expected tcp://HOST:PORT" in err, err
+    assert not out.exists()
+
+
 def test_parquet_export_without_pyarrow_is_refused_before_the_batch(fake_model, tmp_path, capsys, monkeypatch):
     stored = tmp_path / "stored"
     assert main(["compare", "a", "--reps", "1", "--months", "2", "--jobs", "1", "--out", str(stored), "--quiet",
