@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments.errors import UserError
+from experiments.files import write_frame_csv
 
 log = logging.getLogger(__name__)
 
@@ -292,10 +293,10 @@ def build_compare_outputs(store, labels, baseline, run_ids=None, *, lang="en", q
     summary, diffs = analysis.compare_tables(runs, labels, baseline)
     costs = analysis.cost_effectiveness(runs, labels, baseline, store.param_values("n_smes", run_ids))
     out = store.directory
-    summary.to_csv(out / "compare_summary.csv", index=False)
-    diffs.to_csv(out / "compare_paired.csv", index=False)
+    write_frame_csv(summary, out / "compare_summary.csv")
+    write_frame_csv(diffs, out / "compare_paired.csv")
     if not costs.empty:
-        costs.to_csv(out / "compare_cost_effectiveness.csv", index=False)
+        write_frame_csv(costs, out / "compare_cost_effectiveness.csv")
     kpis = list(dict.fromkeys(summary["kpi"])) if not summary.empty else []
     if not quiet and kpis:
         print(analysis.format_compare(summary, diffs, analysis.headline(kpis), labels, baseline))
@@ -383,7 +384,7 @@ def build_sweep_outputs(store, definition, run_ids=None, *, lang="en", quiet=Fal
     runs = store.runs_frame(run_ids=run_ids)
     design = store.design_frame()
     points = analysis.sweep_points(runs, design)
-    points.to_csv(out / "sweep_points.csv", index=False)
+    write_frame_csv(points, out / "sweep_points.csv")
     kpis = list(dict.fromkeys(points["kpi"])) if not points.empty else []
     ranges = [ParamRange.of(k, lo, hi, n) for k, lo, hi, n in definition["params"]]
     keys = [r.key for r in ranges]
@@ -398,7 +399,7 @@ def build_sweep_outputs(store, definition, run_ids=None, *, lang="en", quiet=Fal
             sens_rows.append({"kpi": kpi, **r})
     sens = pd.DataFrame(sens_rows)
     if not sens.empty:
-        sens.to_csv(out / "sensitivity.csv", index=False)
+        write_frame_csv(sens, out / "sensitivity.csv")
     without = [k for k in kpis if sens.empty or k not in set(sens["kpi"])]
     if without and definition["design"] != "grid" and not quiet:
         # say so rather than leave them out of sensitivity.csv without a word

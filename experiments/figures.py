@@ -21,6 +21,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from experiments.files import replacing  # noqa: E402
+
 FORMATS = ("png", "svg")
 
 # Display names of outputs (en, zh). Unknown names are shown as they are.
@@ -97,7 +99,8 @@ def save(fig, out_dir: str | Path, name: str) -> list[Path]:
     paths = []
     for fmt in FORMATS:
         p = out_dir / f"{name}.{fmt}"
-        fig.savefig(p, bbox_inches="tight")
+        with replacing(p) as part:
+            fig.savefig(part, bbox_inches="tight", format=fmt)
         paths.append(p)
     plt.close(fig)
     return paths

@@ -31,6 +31,7 @@ def main(args: argparse.Namespace) -> int:
     from experiments import scenario_io
     from experiments.cli import check_output_file
     from experiments.errors import UserError
+    from experiments.files import write_together
     from experiments.runner import run
     from model.reporters import describe
 
@@ -49,7 +50,7 @@ def main(args: argparse.Namespace) -> int:
     if args.csv is not None:
         provenance = {"scenario": args.scenario, "stress": stress, "set": scenario_io.plain_overrides(overrides),
                       **result.provenance, "params": params.canonical()}
-        _write_together({args.csv: lambda f: result.monthly.to_csv(f, index=False),
+        write_together({args.csv: lambda f: result.monthly.to_csv(f, index=False),
                          _provenance_path(args.csv): lambda f: json.dump(provenance, f, ensure_ascii=False, indent=2)})
     if args.json:
         print(json.dumps({"summary": result.summary, "provenance": result.provenance}, ensure_ascii=False, indent=2))
@@ -69,16 +70,3 @@ def _provenance_path(csv: Path) -> Path:
     return csv.with_name(csv.name + ".json")
 
 
-def _write_together(writers: dict) -> None:
-    """Write each file to FILE.part, then rename them all: no half-written file if
-    interrupted, and no .part left behind if a write fails."""
-    parts = {path: path.with_name(path.name + ".part") for path in writers}
-    try:
-        for path, write in writers.items():
-            with open(parts[path], "w", encoding="utf-8", newline="") as f:
-                write(f)
-        for path, part in parts.items():
-            part.replace(path)
-    finally:
-        for part in parts.values():
-            part.unlink(missing_ok=True)

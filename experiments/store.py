@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments.errors import UserError
+from experiments.files import replacing
 
 DB_NAME = "results.sqlite"
 
@@ -311,6 +312,9 @@ class ResultsStore:
             kpis = list(kpis)
             q += f" AND s.kpi IN ({','.join('?' * len(kpis))})"
             args += kpis
+        # in the order of runs_frame, not of completion: a serial and a parallel batch export
+        # the same bytes
+        q += " ORDER BY r.label, r.point, r.rep, s.run_id, s.kpi"
         wanted = set(run_ids) if run_ids is not None else None
         cols: dict[str, list] = {k: [] for k in ("run_id", "label", "point", "rep", "month", "kpi", "value")}
         for run_id, label, point, rep, kpi, first, vals in self.conn.execute(q, args):
@@ -347,14 +351,14 @@ class ResultsStore:
         monthly = self.monthly_frame()
         paths = []
         for name, frame in (("runs", runs), ("monthly", monthly)):
-            if fmt == "csv":
-                p = out_dir / f"{name}.csv"
-                frame.to_csv(p, index=False)
-            elif fmt == "parquet":
-                p = out_dir / f"{name}.parquet"
-                frame.to_parquet(p, index=False)
-            else:
+            if fmt not in ("csv", "parquet"):
                 raise ValueError(f"unknown export format {fmt!r}")
+            p = out_dir / f"{name}.{fmt}"
+            with replacing(p) as part:
+                if fmt == "csv":
+                    frame.to_csv(part, index=False)
+                else:
+                    frame.to_parquet(part, index=False)
             paths.append(p)
         return paths
 

@@ -473,3 +473,30 @@ def test_the_two_npl_ratios_have_two_labels():
     assert "cumulative" in kpi_label("npl_ratio") and "stock" in kpi_label("npl_ratio", monthly=True)
     assert "累计" in kpi_label("npl_ratio", "zh") and "存量" in kpi_label("npl_ratio", "zh", monthly=True)
     assert kpi_label("active_smes", monthly=True) == kpi_label("active_smes")
+
+
+def test_an_interrupted_write_leaves_the_old_file_and_no_part(tmp_path):
+    from experiments.files import replacing, write_frame_csv
+
+    target = tmp_path / "compare_summary.csv"
+    write_frame_csv(pd.DataFrame({"kpi": ["a"], "mean": [1.0]}), target)
+    before = target.read_bytes()
+    with pytest.raises(KeyboardInterrupt), replacing(target) as part:
+        part.write_text("kpi,mean\nhalf")  # a writer cut short
+        raise KeyboardInterrupt
+    assert target.read_bytes() == before and not list(tmp_path.glob("*.part"))
+
+
+def test_exports_do_not_depend_on_the_order_runs_finished_in(tmp_path):
+    """A parallel batch stores runs in the order they finish; its monthly export once
+    differed from the serial one byte for byte."""
+    specs = _specs(reps=3)
+    paths = []
+    for name, order in (("serial", specs), ("reversed", specs[::-1])):
+        with ResultsStore(tmp_path / name) as store:
+            execute(order, store, run_fn=fake_run, jobs=1, quiet=True)
+            paths.append(store.export("csv"))
+    for serial, reversed_ in zip(*paths):
+        assert serial.name == reversed_.name
+        if serial.name == "monthly.csv":
+            assert serial.read_bytes() == reversed_.read_bytes()
