@@ -239,35 +239,38 @@ def _run_pool(todo: Sequence[RunSpec], record, *, run_fn, jobs, executor, schedu
                 return
             in_flight[ex.submit(run_task, run_fn, spec.params, spec.seed, spec.months)] = spec
 
-    returned = 0  # results this pool instance delivered
+    returned = 0  # results the workers delivered (none at all: they could not start)
     try:
         fill()
         while in_flight:
             done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
-            broken = False
+            suspects = []  # runs in flight when a worker died: any of them may have killed it
             for fut in done:
                 spec = in_flight.pop(fut)
                 try:
                     payload = fut.result()
                     returned += 1
                 except BrokenProcessPool as exc:
-                    if returned == 0:
-                        # the workers never ran anything: a start-up problem, not a failing run
-                        raise RuntimeError(f"worker processes could not start ({exc}); see the messages above") from exc
-                    broken = True
-                    payload = _failure(exc, "a worker process died")
+                    suspects.append(spec)
+                    broken = exc
+                    continue
                 except Exception as exc:  # noqa: BLE001 - e.g. a Dask worker lost, a pickling error
                     payload = _failure(exc, "the executor failed")
                 record(spec, payload)
                 del payload
-            if broken and executor == "local":
-                # A dead worker breaks the whole pool: record what was in flight, start afresh.
-                for fut, spec in list(in_flight.items()):
-                    record(spec, _failure(BrokenProcessPool("pool broken by another run"), "a worker process died"))
+            if suspects and returned == 0:
+                # the workers never ran anything: a start-up problem, not a failing run
+                raise RuntimeError(f"worker processes could not start ({broken}); see the messages above") from broken
+            if suspects:
+                # A dead worker breaks the whole pool and fails every run in flight alike. Run
+                # each of them again alone: the one that kills its worker again is the one
+                # recorded as failed; the others are recorded with their results.
+                suspects += in_flight.values()
                 in_flight.clear()
                 close()
+                for spec in suspects:
+                    record(spec, _run_alone(run_fn, spec))
                 ex, slots, close = _make_executor(jobs, executor, scheduler)
-                returned = 0
             fill()
     except BaseException:
         for fut in in_flight:
@@ -275,6 +278,15 @@ def _run_pool(todo: Sequence[RunSpec], record, *, run_fn, jobs, executor, schedu
         raise
     finally:
         close()
+
+
+def _run_alone(run_fn, spec: RunSpec) -> dict[str, Any]:
+    """One run in a pool of its own (after a worker died with several runs in flight)."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=pool_context()) as alone:
+        try:
+            return alone.submit(run_task, run_fn, spec.params, spec.seed, spec.months).result()
+        except BrokenProcessPool as exc:
+            return _failure(exc, "its worker process died (the run was alone in its pool)")
 
 
 def _failure(exc: BaseException, what: str) -> dict[str, Any]:

@@ -31,3 +31,13 @@ def flaky_run(params, seed, months):
     if int(seed) % 2 == 1:
         raise RuntimeError(f"boom at seed {seed}")
     return fake_run(params, seed, months)
+
+
+def crashing_run(params, seed, months):
+    """Kills its worker process (as a segfault or the out-of-memory killer would) for seeds
+    divisible by 5; a normal run otherwise."""
+    if int(seed) % 5 == 0:
+        import os
+
+        os._exit(3)
+    return fake_run(params, seed, months)

@@ -23,7 +23,7 @@ from experiments.execute import RunSpec, execute, pending_specs
 from experiments.runner import code_version, replication_seeds
 from experiments.stats import mean_ci, paired_ci
 from experiments.store import ResultsStore
-from exp_fakes import fake_run, flaky_run
+from exp_fakes import crashing_run, fake_run, flaky_run
 from model.params import ModelParams
 
 
@@ -500,3 +500,16 @@ def test_exports_do_not_depend_on_the_order_runs_finished_in(tmp_path):
         assert serial.name == reversed_.name
         if serial.name == "monthly.csv":
             assert serial.read_bytes() == reversed_.read_bytes()
+
+
+def test_a_run_that_kills_its_worker_is_the_only_one_recorded_as_failed(tmp_path):
+    """A dead worker breaks the pool and fails every run in flight alike; once, all of them
+    were stored as failed, with the same error, and the culprit could not be told apart."""
+    base = ModelParams()
+    specs = [RunSpec.make("a", base, seed, k, 3, code_version()) for k, seed in enumerate([11, 12, 15, 16, 17, 18, 19, 21])]
+    with ResultsStore(tmp_path) as store:
+        out = execute(specs, store, run_fn=crashing_run, jobs=2, force_pool=True, quiet=True)
+        runs = store.runs_frame()
+    failed = runs[runs["status"] == "failed"]
+    assert set(failed["seed"]) == {15} and (out.ok, out.failed) == (7, 1)
+    assert failed["error"].iloc[0].startswith("its worker process died (the run was alone in its pool)")
