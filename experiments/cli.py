@@ -14,7 +14,9 @@ import importlib
 import logging
 import os
 import select
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from experiments.errors import UserError
@@ -89,7 +91,34 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BROKEN_PIPE
 
 
+class Terminated(Exception):
+    """SIGTERM (`kill`, `timeout`, a cluster's job manager): end like an interrupt, closing
+    the worker pool and the store on the way out."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated
+
+
 def _dispatch(argv: list[str] | None) -> int:
+    """Run the command; user mistakes, Ctrl-C and SIGTERM end it with one line, whenever
+    they come (Ctrl-C while the command modules are still being imported included)."""
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
+    try:
+        return _dispatch_command(argv)
+    except KeyboardInterrupt:
+        print("h2chain: interrupted", file=sys.stderr)
+        return 130
+    except Terminated:
+        print("h2chain: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _dispatch_command(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
@@ -100,9 +129,6 @@ def _dispatch(argv: list[str] | None) -> int:
     except (UserError, ParameterError) as exc:
         print(f"h2chain: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("h2chain: interrupted", file=sys.stderr)
-        return 130
 
 
 def _flush_stdout() -> None:

@@ -20,6 +20,9 @@ import json
 import logging
 import multiprocessing
 import os
+import select
+import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -208,7 +211,7 @@ def _make_executor(jobs: int | None, executor: str, scheduler: str | None) -> tu
 
         return ex, slots, close
     workers = jobs or default_jobs()
-    ex = ProcessPoolExecutor(max_workers=workers, mp_context=pool_context())
+    ex = ProcessPoolExecutor(max_workers=workers, mp_context=pool_context(), initializer=worker_init, initargs=(os.getpid(),))
 
     def close_pool():
         ex.shutdown(wait=True, cancel_futures=True)
@@ -222,8 +225,57 @@ def pool_context():
         ctx = multiprocessing.get_context("forkserver")
         # Imported once in the fork server; workers forked from it start without re-importing.
         ctx.set_forkserver_preload(["experiments.execute", "experiments.runner", "model"])
+        _start_forkserver_deaf_to_ctrl_c()
         return ctx
     return multiprocessing.get_context("spawn")
+
+
+def _start_forkserver_deaf_to_ctrl_c() -> None:
+    """Start the fork server with SIGINT ignored (an ignored signal stays ignored across
+    exec). It ignores SIGINT anyway once it has imported its preload; a Ctrl-C during those
+    imports printed a KeyboardInterrupt traceback from it. Workers get their own handler
+    (`worker_init`)."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # only the main thread may set handlers; the pool still works
+    from multiprocessing import forkserver
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+WATCH_BATCH_S = 1.0  # how often a worker looks for its batch where pidfd is missing
+
+
+def worker_init(batch_pid: int) -> None:
+    """In each local worker: Ctrl-C ends it at once and quietly (the batch reports the
+    interrupt and keeps what is stored), and it ends itself when the batch's process is gone
+    (SIGKILL, the out-of-memory killer) instead of waiting idle forever. It watches the
+    batch's process itself: its parent is the fork server, which outlives the batch as long
+    as any worker does."""
+    signal.signal(signal.SIGINT, lambda signum, frame: os._exit(128 + signum))
+    threading.Thread(target=_end_with, args=(batch_pid,), name="watch-batch", daemon=True).start()
+
+
+def _end_with(pid: int) -> None:
+    try:
+        fd = os.pidfd_open(pid)  # Linux >= 5.3: readable once the process has ended
+    except (AttributeError, OSError):
+        fd = None
+    if fd is not None:
+        select.select([fd], [], [])
+    else:
+        while True:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            except PermissionError:
+                pass
+            time.sleep(WATCH_BATCH_S)
+    os._exit(1)
 
 
 def _run_pool(todo: Sequence[RunSpec], record, *, run_fn, jobs, executor, scheduler) -> None:
@@ -282,7 +334,7 @@ def _run_pool(todo: Sequence[RunSpec], record, *, run_fn, jobs, executor, schedu
 
 def _run_alone(run_fn, spec: RunSpec) -> dict[str, Any]:
     """One run in a pool of its own (after a worker died with several runs in flight)."""
-    with ProcessPoolExecutor(max_workers=1, mp_context=pool_context()) as alone:
+    with ProcessPoolExecutor(max_workers=1, mp_context=pool_context(), initializer=worker_init, initargs=(os.getpid(),)) as alone:
         try:
             return alone.submit(run_task, run_fn, spec.params, spec.seed, spec.months).result()
         except BrokenProcessPool as exc:

@@ -7,8 +7,10 @@ Runs here use the fast test double in place of the model (monkeypatched, in-proc
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -453,3 +455,66 @@ def test_a_stored_sweep_knows_its_integer_parameters():
     from experiments.design import ParamRange
 
     assert ParamRange.of("term_loan_months", 6, 36, 5).integer and not ParamRange.of("fund_coverage", 0, 1, 5).integer
+
+
+def _session_processes(sid: int) -> list[int]:
+    """Processes of session `sid` still alive (zombies excluded), read from /proc."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":  # fields: state, ppid, pgrp, session, ...
+            alive.append(int(stat.parent.name))
+    return alive
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_batch_killed_by_its_job_manager_leaves_no_worker_behind(sig, tmp_path):
+    """`timeout`, a cluster's job manager or the out-of-memory killer signal the batch's own
+    process, not its workers. SIGTERM ends it like Ctrl-C (one line, status 143); after either
+    signal, no worker, fork server or resource tracker is left (they once idled on for good),
+    and the same command resumes."""
+    import sqlite3
+
+    out = tmp_path / "exp"
+    argv = [sys.executable, "-m", "experiments.cli", "compare", "baseline", "tech_credit", "--reps", "6", "--months",
+            "24", "--set", "n_smes=150", "--set", "plan_scale=0.5", "--jobs", "2", "--no-figures", "--quiet",
+            "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    stderr = tmp_path / "stderr.txt"  # a file, not a pipe: orphans holding it open cannot hang the test
+    with open(stderr, "wb") as err_file:
+        proc = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=err_file, env=env,
+                                start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:  # until a run is stored
+            try:
+                with sqlite3.connect(f"file:{out / 'results.sqlite'}?mode=ro", uri=True) as db:
+                    if db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] > 0:
+                        break
+            except sqlite3.Error:
+                pass
+            time.sleep(0.05)
+        assert proc.poll() is None, "the batch ended before it could be signalled"
+        proc.send_signal(sig)
+        code = proc.wait(timeout=120)
+        err = stderr.read_text().strip()
+        left = _session_processes(proc.pid)
+        deadline = time.monotonic() + 15
+        while left and time.monotonic() < deadline:
+            time.sleep(0.2)
+            left = _session_processes(proc.pid)
+        assert left == [], f"processes left after {sig.name}: {left}"
+        if sig == signal.SIGTERM:
+            assert (code, err) == (143, "h2chain: terminated")
+        else:
+            assert code == -signal.SIGKILL
+    finally:
+        for pid in _session_processes(proc.pid):
+            os.kill(pid, signal.SIGKILL)
+    resumed = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
