@@ -174,6 +174,7 @@ def _default_out(kind: str, definition: dict) -> Path:
 
 def _open_store(out: Path, definition: dict[str, Any], master_seed: int, reps: int):
     """Open (or create) the store; refuse a directory holding a different experiment."""
+    from experiments import scenario_io
     from experiments.runner import code_version, git_commit, package_versions
     from experiments.store import ResultsStore, now_iso
 
@@ -188,6 +189,8 @@ def _open_store(out: Path, definition: dict[str, Any], master_seed: int, reps: i
     if ResultsStore.exists(out):
         store = ResultsStore(out, create=False)
         stored = store.manifest().get("experiment")
+        if stored is not None and isinstance(stored.get("set"), dict):  # stored before keys had one spelling
+            stored = {**stored, "set": scenario_io.plain_overrides(stored["set"])}
         if stored is not None and stored != definition:
             store.close()
             changed = sorted(k for k in set(stored) | set(definition) if stored.get(k) != definition.get(k))

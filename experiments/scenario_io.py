@@ -27,10 +27,14 @@ def scenario_names() -> list[str]:
 
 
 def plain_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """`--set` values as JSON can hold them (tuples as lists), for records of what was run."""
+    """`--set` values as JSON can hold them (tuples as lists), for records of what was run.
+    Keys are written in one spelling (`fund.fund_coverage` as `fund_coverage`), so the same
+    experiment is recognised however it was typed."""
+    from experiments.design import scalar_name
+
     def plain(v):
         return [plain(x) for x in v] if isinstance(v, tuple) else v
-    return {k: plain(v) for k, v in overrides.items()}
+    return {scalar_name(k): plain(v) for k, v in overrides.items()}
 
 
 def stress_value(names: list[str] | None) -> str | list[str] | None:

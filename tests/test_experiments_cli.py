@@ -518,3 +518,13 @@ def test_a_batch_killed_by_its_job_manager_leaves_no_worker_behind(sig, tmp_path
             os.kill(pid, signal.SIGKILL)
     resumed = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
+
+
+def test_a_set_spelled_with_its_group_is_the_same_experiment(fake_model, tmp_path, capsys):
+    """`--set fund.fund_coverage=0.4` and `--set fund_coverage=0.4` are the same parameter;
+    a store made with one once refused the other as 'a different experiment'."""
+    out = tmp_path / "exp"
+    common = ["compare", "baseline", "--reps", "2", "--months", "3", "--out", str(out), "--quiet", "--no-figures"]
+    assert main([*common, "--set", "fund.fund_coverage=0.4"]) == 0
+    assert main([*common, "--set", "fund_coverage=0.4"]) == 0
+    assert "different experiment" not in capsys.readouterr().err
