@@ -119,8 +119,9 @@ def build_design(ranges: list[ParamRange], design: str, n: int, seed: int) -> li
     if not ranges:
         raise ParameterError("--param", "at least one --param key=lo:hi:n is needed", "--param")
     keys = [r.key for r in ranges]
-    if len(set(keys)) != len(keys):
-        raise ParameterError("--param", "a parameter is given twice", "--param")
+    twice = [k for k in dict.fromkeys(keys) if keys.count(k) > 1]
+    if twice:
+        raise ParameterError(twice[0], "given twice; give each parameter one range", "--param")
     if design == "grid":
         return [dict(zip(keys, combo)) for combo in itertools.product(*(r.grid() for r in ranges))]
     if n < 1:
