@@ -387,9 +387,12 @@ def build_sweep_outputs(store, definition, run_ids=None, *, lang="en", quiet=Fal
     runs = store.runs_frame(run_ids=run_ids)
     design = store.design_frame()
     points = analysis.sweep_points(runs, design)
+    ranges = [ParamRange.of(k, lo, hi, n) for k, lo, hi, n in definition["params"]]
+    for r in ranges:  # the store holds design values as REAL: show integers as integers (91, not 91.0)
+        if r.integer and r.key in points:
+            points[r.key] = points[r.key].round().astype("Int64")
     write_frame_csv(points, out / "sweep_points.csv")
     kpis = list(dict.fromkeys(points["kpi"])) if not points.empty else []
-    ranges = [ParamRange.of(k, lo, hi, n) for k, lo, hi, n in definition["params"]]
     keys = [r.key for r in ranges]
     n_points = int(design["point"].max()) + 1 if not design.empty else 0
     pts = [{k: v for k, v in grp[["key", "value"]].itertuples(index=False)}

@@ -397,8 +397,9 @@ def test_sweep_sampled_designs_give_sensitivity_indices(fake_model, tmp_path, de
                  "--out", str(out), "--quiet", *([] if design == "sobol" else ["--no-figures"])]) == 0
     points = pd.read_csv(out / "sweep_points.csv")
     assert points["point"].nunique() == expected_points
-    # an integer parameter stays whole
+    # an integer parameter stays whole, and is written as one (12, not 12.0)
     assert (points["term_loan_months"] % 1 == 0).all()
+    assert points["term_loan_months"].dtype == "int64"
     sens = pd.read_csv(out / "sensitivity.csv")
     assert set(sens["param"]) == {"fund_coverage", "term_loan_months"}
     if design == "sobol":
@@ -528,3 +529,12 @@ def test_a_set_spelled_with_its_group_is_the_same_experiment(fake_model, tmp_pat
     assert main([*common, "--set", "fund.fund_coverage=0.4"]) == 0
     assert main([*common, "--set", "fund_coverage=0.4"]) == 0
     assert "different experiment" not in capsys.readouterr().err
+
+
+def test_a_parameter_swept_twice_is_named_once(tmp_path, capsys):
+    out = tmp_path / "exp"
+    code = main(["sweep", "baseline", "--param", "fund_coverage=0.1:0.5:3", "--param", "fund.fund_coverage=0.2:0.3:2",
+                 "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err == "h2chain: error: --param: fund_coverage: given twice; give each parameter one range"
+    assert not out.exists()
