@@ -178,9 +178,12 @@ def bank_capital_wan(m, index: int) -> float:
 
 
 def bank_npl_ratio(m, index: int) -> float:
-    """`Bank.npl_ratio()`, from the shared scan of the loan book."""
+    """`Bank.npl_ratio()`, from the shared scan of the loan book; NaN for an empty book (the
+    bank's own underwriting reads it as 0, a reported series must not: no loans is not a
+    clean book)."""
     loans = _loans(m)
-    return m.banks[index].npl_share(loans["bank_npl_wan"][index], loans["bank_wan"][index])
+    book = loans["bank_wan"][index]
+    return m.banks[index].npl_share(loans["bank_npl_wan"][index], book) if book > 0 else NAN
 
 
 def credit_by_package_wan(m, package: str) -> float:

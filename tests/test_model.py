@@ -193,6 +193,8 @@ def test_frame_has_one_row_per_month_with_month_0(run60):
     assert first["active_smes"] == 300 and first["defaulted_smes"] == 0
     assert first["credit_outstanding_wan"] == 0 and first["fiscal_cost_wan"] == 0
     assert math.isnan(first["approval_rate"])  # nothing decided yet: NaN, not a made-up zero
+    for bank in run60.banks:  # no loans yet: no NPL ratio either (was 0.0 per bank)
+        assert math.isnan(first[f"npl_ratio_{bank.key}"]) and math.isnan(first["npl_ratio"])
 
 
 def test_frame_and_summary_agree(run60):
