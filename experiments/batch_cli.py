@@ -247,6 +247,9 @@ def plan_compare(args) -> dict[str, Any]:
             if lb == args.baseline and lb not in args.scenarios and exc.key == "scenario":
                 raise ParameterError("--baseline", exc.problem, exc.where) from None
             raise
+    note = scenario_io.plan_scale_note(overrides, params[baseline])
+    if note and not args.quiet:
+        print(note, file=sys.stderr)
     seeds = replication_seeds(args.seed, reps)
     cv = code_version()
     specs = [RunSpec.make(lb, params[lb], seed, k, months, cv) for lb in labels for k, seed in enumerate(seeds)]
@@ -345,6 +348,10 @@ def plan_sweep(args) -> dict[str, Any]:
         raise UserError(f"{both[0]} is both swept (--param) and fixed (--set)")
     stress = scenario_io.stress_value(args.stress)
     base = scenario_io.load(args.scenario, overrides, stress)
+    swept = {r.key for r in ranges}
+    note = scenario_io.plan_scale_note([*overrides, *swept], base, swept="n_smes" in swept)
+    if note and not args.quiet:
+        print(note, file=sys.stderr)
     points = build_design(ranges, args.design, args.n, args.seed)
     params = []
     for point in points:

@@ -53,6 +53,23 @@ def load(name: str, overrides: Mapping[str, Any] | None = None, stress: str | li
                              name_where="command line").params
 
 
+def plan_scale_note(changed: Iterable[str], params: ModelParams, *, swept: bool = False) -> str | None:
+    """A note for stderr when a command changes `n_smes` (by --set, or by --param when
+    `swept`) but not `plan_scale`: the leaders' plans are written for the default number of
+    SMEs, so orders per SME then change with n_smes, which is rarely what is meant."""
+    from experiments.design import scalar_name
+
+    keys = {scalar_name(k) for k in changed}
+    if "n_smes" not in keys or "plan_scale" in keys:
+        return None
+    written_for = ModelParams().n_smes
+    keep = (f"a sweep cannot tie plan_scale to n_smes: to keep them, run each size with --set "
+            f"n_smes=N --set plan_scale=N/{written_for}" if swept
+            else f"to keep them, add --set plan_scale={params.n_smes / written_for:g}")
+    return (f"h2chain: note: n_smes is changed but plan_scale is not: the leaders' plans are written for "
+            f"{written_for} SMEs, so orders per SME change with n_smes ({keep})")
+
+
 def title(name: str, lang: str = "en") -> str:
     """A scenario's display title from its `[meta]` table, falling back to the name."""
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 
 DEFAULT_MONTHS = 60
@@ -46,6 +47,9 @@ def main(args: argparse.Namespace) -> int:
     overrides = scenario_io.parse_set(args.sets)
     stress = scenario_io.stress_value(args.stress)
     params = scenario_io.load(args.scenario, overrides, stress)
+    note = scenario_io.plan_scale_note(overrides, params)
+    if note:
+        print(note, file=sys.stderr)
     result = run(params, args.seed, args.months)
     if args.csv is not None:
         provenance = {"scenario": args.scenario, "stress": stress, "set": scenario_io.plain_overrides(overrides),

@@ -138,7 +138,7 @@ def test_user_error_in_a_real_process(tmp_path):
 
 @pytest.mark.parametrize("argv", [
     ["show", "baseline"],
-    ["run", "baseline", "--months", "2", "--set", "n_smes=20"],
+    ["run", "baseline", "--months", "2", "--set", "n_smes=21", "--set", "plan_scale=0.07"],
 ], ids=["show", "run"])
 def test_output_into_a_closed_pipe_ends_quietly(argv, tmp_path):
     """`h2chain show baseline | head -5`: the reader goes away before we are done writing.
@@ -538,3 +538,18 @@ def test_a_parameter_swept_twice_is_named_once(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code == 2 and err == "h2chain: error: --param: fund_coverage: given twice; give each parameter one range"
     assert not out.exists()
+
+
+def test_changing_n_smes_without_plan_scale_gets_a_note(fake_model, tmp_path, capsys):
+    """The leaders' plans are written for 300 SMEs and the command line does not scale them:
+    --set n_smes=600 alone halves each SME's orders, which the user is told (once)."""
+    common = ["--reps", "1", "--months", "2", "--no-figures"]
+    assert main(["compare", "baseline", *common, "--out", str(tmp_path / "a"), "--set", "n_smes=600"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("h2chain: note: n_smes is changed but plan_scale is not") == 1
+    assert "add --set plan_scale=2)" in err
+    assert main(["compare", "baseline", *common, "--out", str(tmp_path / "b"), "--set", "n_smes=600",
+                 "--set", "plan_scale=2"]) == 0
+    assert "note:" not in capsys.readouterr().err
+    assert main(["sweep", "baseline", "--param", "n_smes=100:300:2", *common, "--out", str(tmp_path / "c")]) == 0
+    assert "a sweep cannot tie plan_scale to n_smes" in capsys.readouterr().err
