@@ -25,6 +25,7 @@ import signal
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -281,21 +282,25 @@ def _end_with(pid: int) -> None:
 def _run_pool(todo: Sequence[RunSpec], record, *, run_fn, jobs, executor, scheduler) -> None:
     ex, slots, close = _make_executor(jobs, executor, scheduler)
     window = max(4, 2 * slots)
-    queue = iter(todo)
+    queue = deque(todo)
     in_flight: dict[Any, RunSpec] = {}
 
-    def fill():
-        while len(in_flight) < window:
-            spec = next(queue, None)
-            if spec is None:
-                return
-            in_flight[ex.submit(run_task, run_fn, spec.params, spec.seed, spec.months)] = spec
+    def fill() -> bool:
+        """Submit up to the window; False if the pool turned out broken (a worker died
+        after the last wait): the run stays queued, the broken futures say the rest."""
+        while len(in_flight) < window and queue:
+            try:
+                fut = ex.submit(run_task, run_fn, queue[0].params, queue[0].seed, queue[0].months)
+            except BrokenProcessPool:
+                return False
+            in_flight[fut] = queue.popleft()
+        return True
 
     returned = 0  # results the workers delivered (none at all: they could not start)
     try:
-        fill()
-        while in_flight:
-            done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+        pool_ok = fill()
+        while in_flight or queue:
+            done = wait(list(in_flight), return_when=FIRST_COMPLETED)[0] if in_flight else set()
             suspects = []  # runs in flight when a worker died: any of them may have killed it
             for fut in done:
                 spec = in_flight.pop(fut)
@@ -313,7 +318,7 @@ def _run_pool(todo: Sequence[RunSpec], record, *, run_fn, jobs, executor, schedu
             if suspects and returned == 0:
                 # the workers never ran anything: a start-up problem, not a failing run
                 raise RuntimeError(f"worker processes could not start ({broken}); see the messages above") from broken
-            if suspects:
+            if suspects or not (pool_ok or in_flight):
                 # A dead worker breaks the whole pool and fails every run in flight alike. Run
                 # each of them again alone: the one that kills its worker again is the one
                 # recorded as failed; the others are recorded with their results.
@@ -323,7 +328,7 @@ def _run_pool(todo: Sequence[RunSpec], record, *, run_fn, jobs, executor, schedu
                 for spec in suspects:
                     record(spec, _run_alone(run_fn, spec))
                 ex, slots, close = _make_executor(jobs, executor, scheduler)
-            fill()
+            pool_ok = fill()
     except BaseException:
         for fut in in_flight:
             fut.cancel()
