@@ -220,6 +220,7 @@ def test_report_reads_a_store_opened_read_only(fake_model, tmp_path, monkeypatch
 
     class ReadOnly(ResultsStore):
         def __init__(self, directory, *, create=True, read_only=False):
+            assert read_only, "report must open the store read-only"  # what cmd_report asks for
             super().__init__(directory, read_only=True)
             opened.append(self)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -547,3 +548,101 @@ def test_a_pool_found_broken_when_submitting_does_not_abort_the_batch(tmp_path, 
         out = execute(specs, store, run_fn=fake_run, jobs=2, force_pool=True, quiet=True)
         assert (out.ok, out.failed) == (len(specs), 0)
         assert store.counts() == {"ok": len(specs)}
+
+
+# -- tests the mutation audit asked for (each fails on the mutant it names) ----------------
+
+
+def _zero_run(params, seed, months):
+    """A run whose KPIs and monthly values are zeros of every kind."""
+    frame = pd.DataFrame({"month": np.arange(months + 1), "defaulted_smes": np.zeros(months + 1)})
+    summary = {"rd_successes": 0, "fiscal_cost_wan": 0.0, "bank_losses_wan": np.float64(0.0)}
+    from experiments.runner import RunResult, provenance
+
+    return RunResult(summary=summary, monthly=frame, provenance=provenance(params, seed, months))
+
+
+def test_zeros_are_stored_as_zeros_not_as_missing(tmp_path):
+    """A KPI of 0 (no R&D success, no fiscal cost) is a value: stored as NULL it would drop
+    out of means and CIs (n too small, means biased)."""
+    specs = _specs(reps=2, months=3, labels=("a",))
+    with ResultsStore(tmp_path) as store:
+        execute(specs, store, run_fn=_zero_run, jobs=1, quiet=True)
+        runs = store.runs_frame()
+        for kpi in ("rd_successes", "fiscal_cost_wan", "bank_losses_wan"):
+            assert (runs[kpi] == 0.0).all(), kpi
+        monthly = store.monthly_frame()
+        assert len(monthly) == 2 * 4 and (monthly["value"] == 0.0).all()
+        summary, _ = analysis.compare_tables(runs, ["a"], "a")
+        assert (summary.loc[summary["kpi"] == "rd_successes", "n"] == 2).all()
+
+
+def test_status_of_finds_every_run_past_a_chunk(tmp_path):
+    """status_of asks SQLite in chunks; a run at a chunk's edge must not be missed (a resume
+    would re-run it and report it as not run yet)."""
+    with ResultsStore(tmp_path) as store:
+        ids = [f"run{i:05d}" for i in range(1201)]
+        for i, rid in enumerate(ids):
+            store.write_run({"run_id": rid, "label": "a", "point": None, "rep": i, "seed": i, "months": 1,
+                             "params_hash": "h", "params_json": "{}", "code_version": "v", "status": "ok",
+                             "error": None, "wall_s": 0.0, "finished_at": "t"}, {"x": 1.0}, None)
+        assert len(store.status_of(ids)) == 1201
+
+
+def test_the_run_id_tells_run_lengths_apart():
+    from experiments.store import make_run_id
+
+    assert make_run_id("a", "h", 1, 12, "v") != make_run_id("a", "h", 1, 24, "v")
+
+
+def test_exported_runs_carry_their_parameters(tmp_path):
+    import json
+
+    specs = _specs(reps=1, months=3, labels=("a", "b"))
+    with ResultsStore(tmp_path) as store:
+        execute(specs, store, run_fn=fake_run, jobs=1, quiet=True)
+        runs_csv = next(p for p in store.export("csv") if p.name == "runs.csv")
+        exported = pd.read_csv(runs_csv)
+        assert list(exported.columns) == list(store.runs_frame(with_params=True).columns)
+    by_id = {s.run_id: s for s in specs}
+    for row in exported.itertuples():
+        assert json.loads(row.params_json) == json.loads(json.dumps(by_id[row.run_id].params.canonical()))
+
+
+def test_tables_use_the_newest_run_of_a_replication():
+    runs = pd.DataFrame({"run_id": ["old", "new"], "label": ["a", "a"], "point": [None, None], "rep": [0, 0],
+                         "status": ["ok", "ok"], "finished_at": ["2024-01-01T00:00:00", "2025-01-01T00:00:00"],
+                         "x": [1.0, 2.0]})
+    assert analysis.latest_per_replication(runs)["x"].tolist() == [2.0]
+
+
+def test_the_cost_effectiveness_interval_is_the_percentile_interval_at_its_level():
+    from experiments.stats import ratio_of_paired_differences
+
+    num, den = [10.0, 30.0, 20.0, 40.0, 25.0], [1.0, 2.0, 1.0, 3.0, 2.0]
+    sure = ratio_of_paired_differences(num, [0.0] * 5, den, [0.0] * 5, seed=0)
+    idx = np.random.default_rng(0).integers(0, 5, size=(2000, 5))
+    boot = np.array(num)[idx].mean(axis=1) / np.array(den)[idx].mean(axis=1)
+    assert (sure.lo, sure.hi) == pytest.approx(tuple(np.quantile(boot, [0.025, 0.975])))
+    ninety = ratio_of_paired_differences(num, [0.0] * 5, den, [0.0] * 5, level=0.90, seed=0)
+    assert sure.lo < ninety.lo < ninety.hi < sure.hi
+
+
+def test_every_module_a_run_loads_counts_for_the_code_version(tmp_path):
+    """The code version hashes the sources of RESULT_SOURCES; a module a run imports from
+    elsewhere in the tree (or a package dropped from the list, such as agents/) would let a
+    resume keep runs made by other code."""
+    from experiments.runner import RESULT_SOURCES
+
+    root = Path(__file__).resolve().parent.parent
+    script = ("import sys\nfrom experiments.runner import run\nfrom model.params import ModelParams\n"
+              "run(ModelParams(n_smes=20, plan_scale=0.07), 1, 2)\n"
+              "print('\\n'.join(sorted(m.__file__ for m in list(sys.modules.values()) if getattr(m, '__file__', None))))")
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(root)}, timeout=120).stdout.split()
+    ours = [Path(f).resolve().relative_to(root) for f in out if Path(f).resolve().is_relative_to(root)
+            and ".venv" not in Path(f).parts]
+    assert {p.parts[0] for p in ours} >= {"model", "agents", "experiments"}
+    outside = [str(p) for p in ours if p.parts[0] not in RESULT_SOURCES]
+    assert outside == [], f"modules a run loads from outside RESULT_SOURCES: {outside}"
+    assert set(RESULT_SOURCES) >= {"model", "agents", "scenarios", "experiments"}

@@ -291,7 +291,8 @@ def test_params_object_round_trips_through_model_params_api():
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
 def test_to_toml_round_trip_keeps_the_hash(name, tmp_path):
-    p = load_scenario(name, overrides={"fund_coverage": 0.35})
+    # a value with more digits than any shipped one: the writer must keep every digit
+    p = load_scenario(name, overrides={"fund_coverage": 0.35, "lpr_1y": 0.031234567891})
     path = tmp_path / "out.toml"
     path.write_text(to_toml(p), encoding="utf-8")
     q = load_scenario(path)
@@ -672,3 +673,10 @@ def test_each_stress_changes_nothing_before_its_start_and_something_after(name):
     frames = [cls(scenario=p, rng=5).run(start + 18).datacollector.get_model_vars_dataframe() for p in (base, stressed)]
     assert frames[0].iloc[:start].equals(frames[1].iloc[:start]), f"{name} changed results before month {start}"
     assert not frames[0].iloc[start:].equals(frames[1].iloc[start:]), f"{name} changed nothing after month {start}"
+
+
+def test_a_later_set_of_the_same_key_wins():
+    from scenarios.setparse import parse_set
+
+    assert parse_set(["fund_coverage=0.1", "fund_coverage=0.4"])["fund_coverage"] == 0.4
+    assert load_scenario("baseline", parse_set(["fund_coverage=0.1", "fund_coverage=0.4"]), "--set").fund_coverage == 0.4
