@@ -446,9 +446,7 @@ class ModelParams(Scenario):
             lo, hi = FIELD_RANGES.get(path.rsplit(".", 1)[-1], (0.0, None))
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ParameterError(path, f"expected a finite number, got {value!r}", where)
-            if (lo is not None and value < lo) or (hi is not None and value > hi):
-                allowed = f"{lo:g} to {hi:g}" if hi is not None else f">= {lo:g}"
-                raise ParameterError(path, f"{value!r} is out of range; allowed {allowed}", where)
+            _check_range(path, value, lo, hi, "", where)
 
         def check_numbers(path: str, spec) -> None:
             for f in dataclasses.fields(spec):
@@ -619,11 +617,15 @@ def check_scalar(name: str, value: Any, typ: type, spec: Spec, where: str = "key
             raise ParameterError(name, f"expected a list, got {value!r}", where)
         return tuple(value)
     if typ in (int, float):
-        lo, hi = spec.lo, spec.hi
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            unit = f" {spec.unit}" if spec.unit else ""
-            raise ParameterError(name, f"{value!r} is out of range; allowed {lo:g} to {hi:g}{unit}", where)
+        _check_range(name, value, spec.lo, spec.hi, spec.unit, where)
     return value
+
+
+def _check_range(name: str, value: float, lo: float | None, hi: float | None, unit: str, where: str) -> None:
+    """One message for every number outside its range: a scalar's Spec or a FIELD_RANGES entry."""
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        allowed = f"{lo:g} to {hi:g}" if hi is not None else f">= {lo:g}"
+        raise ParameterError(name, f"{value!r} is out of range; allowed {allowed}{f' {unit}' if unit else ''}", where)
 
 
 def _build(cls, key: str, data: Mapping, where: str, path: str):
