@@ -167,12 +167,13 @@ def _git_commit(root: Path) -> str | None:
 
 @functools.cache
 def git_commit() -> str | None:
-    """The commit of the source tree this package runs from, or None outside a git checkout.
+    """The commit of the source tree this package runs from, or None outside a git checkout:
+    provenance, recorded with each invocation (what identifies the code of a run is
+    `code_version()`, a hash of the sources' content).
 
     '<commit>' when the result-bearing sources (`RESULT_SOURCES`, *.py and *.toml) match
     the commit; '<commit>+<8 hex>' when some differ or are untracked, the hex a hash of those
-    files' paths and contents: two different edits give two versions, reverting an edit
-    gives back the clean one, and edits elsewhere (README, docs, tests, viz) change nothing.
+    files, so an invocation on uncommitted edits is recorded as such.
     """
     return _git_commit(_source_root())
 

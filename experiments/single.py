@@ -72,5 +72,3 @@ def main(args: argparse.Namespace) -> int:
 
 def _provenance_path(csv: Path) -> Path:
     return csv.with_name(csv.name + ".json")
-
-

@@ -375,11 +375,10 @@ class HydrogenChainModel(Model):
         order of the candidates. Per instrument, not in all: an SME refused tech credit by
         three banks still asks for a collateral loan (a cap on all tries had left collateral
         untried wherever three banks offered tech credit)."""
-        tries, used = [], {}
+        tries = []
         for inst, pkg in candidates:
             for bank in self._banks_in_order(sme, pkg):
-                if used.get(inst, 0) < TERM_TRIES_PER_INSTRUMENT:
-                    used[inst] = used.get(inst, 0) + 1
+                if sum(i == inst for _, i, _ in tries) < TERM_TRIES_PER_INSTRUMENT:
                     tries.append((bank, inst, pkg))
         return tuple(tries)
 

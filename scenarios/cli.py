@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from model.params import ModelParams
-from scenarios.loader import COMMAND_LINE, DEFAULT_LABEL, STRESS_OPTION, list_scenarios, resolve
+from scenarios.loader import COMMAND_LINE, DEFAULT_LABEL, list_scenarios, resolve
 from scenarios.setparse import parse_set
 from scenarios.writer import to_toml, toml_value
 
@@ -56,8 +56,7 @@ def _source_text(src: str, chain: list[str]) -> str:
 
 def cmd_show(args) -> int:
     overrides = parse_set(args.set)
-    res = resolve(args.scenario, overrides, where="--set", stress=args.stress or None, name_where=COMMAND_LINE,
-                  stress_key=STRESS_OPTION)
+    res = resolve(args.scenario, overrides, where="--set", stress=args.stress or None, name_where=COMMAND_LINE)
     params = res.params
     out = sys.stdout
     if args.toml:
