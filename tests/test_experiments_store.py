@@ -115,11 +115,23 @@ def _git(root: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True, text=True).stdout.strip()
 
 
+def _commit(root: Path, message: str) -> str:
+    """Commit everything in the tree; returns the commit."""
+    _git(root, "add", "-A")
+    _git(root, "-c", "commit.gpgsign=false", "commit", "-q", "-m", message)
+    return _git(root, "rev-parse", "HEAD")
+
+
 def _commit_all(root: Path) -> str:
     _git(root, "init", "-q")
-    _git(root, "add", "-A")
-    _git(root, "-c", "commit.gpgsign=false", "commit", "-q", "-m", "init")
-    return _git(root, "rev-parse", "HEAD")
+    return _commit(root, "init")
+
+
+def _committed_tree(tmp_path: Path, monkeypatch):
+    """(a committed h2chain-shaped tree, its code_version()), for the code-version tests."""
+    root = _source_tree(tmp_path / "repo")
+    _commit_all(root)
+    return root, _runner_from(root, monkeypatch)
 
 
 def _runner_from(root: Path, monkeypatch):
@@ -142,11 +154,9 @@ def _runner_from(root: Path, monkeypatch):
 
 @needs_git
 def test_code_version_ignores_edits_that_cannot_change_results(tmp_path, git_env, monkeypatch):
-    root = _source_tree(tmp_path / "repo")
-    sha = _commit_all(root)
-    version = _runner_from(root, monkeypatch)
+    root, version = _committed_tree(tmp_path, monkeypatch)
     clean = version()
-    assert sha not in clean  # the content names the code, not the commit
+    assert _git(root, "rev-parse", "HEAD") not in clean  # the content names the code, not the commit
     (root / "README.md").write_text("# h2chain\n\nA new paragraph.\n")
     (root / "pyproject.toml").write_text('[project]\nname = "h2chain"\nversion = "0.1.0"\n# lint\n')
     (root / "docs").mkdir()
@@ -154,20 +164,17 @@ def test_code_version_ignores_edits_that_cannot_change_results(tmp_path, git_env
     (root / "model" / "NOTES.md").write_text("not code\n")
     assert version() == clean
     # committing them changes nothing either: a docs commit must not re-run a stored sweep
-    _git(root, "add", "-A")
-    _git(root, "-c", "commit.gpgsign=false", "commit", "-q", "-m", "docs")
+    _commit(root, "docs")
     assert version() == clean
     # a committed model edit does
     (root / "model" / "model.py").write_text("RATE = 0.06\n")
-    _git(root, "-c", "commit.gpgsign=false", "commit", "-q", "-am", "model")
+    _commit(root, "model")
     assert version() != clean
 
 
 @needs_git
 def test_code_version_tells_different_model_edits_apart_and_revert_restores_it(tmp_path, git_env, monkeypatch):
-    root = _source_tree(tmp_path / "repo")
-    _commit_all(root)
-    version = _runner_from(root, monkeypatch)
+    root, version = _committed_tree(tmp_path, monkeypatch)
     clean = version()
     model = root / "model" / "model.py"
     model.write_text("RATE = 0.06\n")
@@ -186,9 +193,7 @@ def test_code_version_tells_different_model_edits_apart_and_revert_restores_it(t
 
 @needs_git
 def test_untracked_module_in_a_result_package_changes_code_version(tmp_path, git_env, monkeypatch):
-    root = _source_tree(tmp_path / "repo")
-    _commit_all(root)
-    version = _runner_from(root, monkeypatch)
+    root, version = _committed_tree(tmp_path, monkeypatch)
     clean = version()
     extra = root / "model" / "extra.py"
     extra.write_text("BONUS = 1\n")
